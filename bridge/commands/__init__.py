@@ -1,0 +1,1 @@
+"""Sub-commands of ``studio-bridge``: one module per command, each exposing ``command``."""

@@ -1,0 +1,302 @@
+"""The Plan: the one thing that crosses from deciding to doing.
+
+Assistants (label, mix, eq, restore, ...) return a :class:`Plan`; DAW adapters and the project
+file writer apply it. A Plan is an ordered list of typed edits, each addressed to a track by its
+GUID and carrying a plain-language ``reason`` plus the ``figures`` behind it. It prints as a
+table for a dry run and round-trips through JSON::
+
+    >>> plan = Plan([SetVolume(track="{A1}", track_name="Audio 1", volume_db=-6.0,
+    ...                        reason="kick sits 6 dB over its target")])
+    >>> Plan.from_json(plan.to_json()) == plan
+    True
+
+JSON form (the contract every assistant prints)::
+
+    {"edits": [{"op": "set_volume", "track": "{GUID}", "track_name": "Audio 1",
+                "reason": "...", "figures": {...}, "volume_db": -6.0}, ...]}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+BAND_TYPES = ("high_pass", "low_shelf", "band", "notch", "high_shelf", "low_pass")
+"""EQ band shapes, in ReaEQ's own numbering order (0 = high-pass ... 5 = low-pass)."""
+
+
+class PlanError(ValueError):
+    """A Plan or one of its edits is malformed (unknown op, missing field, bad value)."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One change to one track. Subclasses add the fields of their ``op``."""
+
+    track: str
+    """The track's GUID, e.g. ``{0F3C...}`` (REAPER) or the route id (Ardour)."""
+    track_name: str = ""
+    """The track's name when the Plan was made, for people reading the Plan."""
+    reason: str = ""
+    """Why this edit: plain language, the figures behind it included."""
+    figures: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    """Measurements behind the decision (``loudness_lufs``, ``confidence``, ...)."""
+
+    op: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"op": self.op}
+        data.update(asdict(self))
+        return data
+
+    def describe(self) -> str:
+        """One line for a person: what changes, not why."""
+        return self.op
+
+    def __str__(self) -> str:
+        who = self.track_name or self.track
+        text = f"{who}: {self.describe()}"
+        return f"{text}  ({self.reason})" if self.reason else text
+
+
+@dataclass(frozen=True)
+class RenameTrack(Edit):
+    name: str = ""
+    op: ClassVar[str] = "rename_track"
+
+    def describe(self) -> str:
+        return f"rename to {self.name!r}"
+
+
+@dataclass(frozen=True)
+class SetColor(Edit):
+    color: str = "#000000"
+    """``#RRGGBB``."""
+    op: ClassVar[str] = "set_color"
+
+    def describe(self) -> str:
+        return f"colour {self.color}"
+
+    @property
+    def rgb(self) -> tuple[int, int, int]:
+        return parse_color(self.color)
+
+
+@dataclass(frozen=True)
+class SetVolume(Edit):
+    volume_db: float = 0.0
+    """The fader value after the move, in dB (not the size of the move)."""
+    op: ClassVar[str] = "set_volume"
+
+    def describe(self) -> str:
+        return f"fader to {self.volume_db:+.1f} dB"
+
+
+@dataclass(frozen=True)
+class SetPan(Edit):
+    pan: float = 0.0
+    """-1 = hard left, 0 = centre, +1 = hard right."""
+    op: ClassVar[str] = "set_pan"
+
+    def describe(self) -> str:
+        return f"pan {self.pan:+.2f}"
+
+
+@dataclass(frozen=True)
+class SetMute(Edit):
+    mute: bool = False
+    op: ClassVar[str] = "set_mute"
+
+    def describe(self) -> str:
+        return "mute" if self.mute else "unmute"
+
+
+@dataclass(frozen=True)
+class SetEqBand(Edit):
+    """One band of the track's EQ (ReaEQ in REAPER, ACE EQ in Ardour), inserted if missing."""
+
+    band: int = 0
+    """Band index, 0-based."""
+    band_type: str = "band"
+    """One of :data:`BAND_TYPES`."""
+    freq_hz: float = 1000.0
+    gain_db: float = 0.0
+    q: float = 0.707
+    op: ClassVar[str] = "set_eq_band"
+
+    def describe(self) -> str:
+        return (
+            f"EQ band {self.band + 1}: {self.band_type} {self.freq_hz:.0f} Hz "
+            f"{self.gain_db:+.1f} dB Q {self.q:.2f}"
+        )
+
+
+@dataclass(frozen=True)
+class AddTake(Edit):
+    """Add a new take to an item pointing at a new audio file; the old take is kept."""
+
+    item: int = 0
+    """Index of the item on the track, 0-based, in project order."""
+    file: str = ""
+    """Path of the new audio file (absolute, or relative to the project folder)."""
+    take_name: str = ""
+    op: ClassVar[str] = "add_take"
+
+    def describe(self) -> str:
+        return f"item {self.item + 1}: new take {self.take_name or self.file!r}"
+
+
+@dataclass(frozen=True)
+class InsertMidiItem(Edit):
+    """Insert a MIDI item made by an ideation assistant."""
+
+    position_s: float = 0.0
+    file: str = ""
+    """A standard MIDI file (.mid) the item plays."""
+    op: ClassVar[str] = "insert_midi_item"
+
+    def describe(self) -> str:
+        return f"insert MIDI {self.file!r} at {self.position_s:.2f} s"
+
+
+EDIT_TYPES: dict[str, type[Edit]] = {
+    cls.op: cls
+    for cls in (RenameTrack, SetColor, SetVolume, SetPan, SetMute, SetEqBand, AddTake,
+                InsertMidiItem)
+}
+
+
+def parse_color(color: str) -> tuple[int, int, int]:
+    """``"#RRGGBB"`` -> ``(r, g, b)``; raises :class:`PlanError` on anything else."""
+    text = color.strip()
+    if len(text) != 7 or not text.startswith("#"):
+        raise PlanError(f"colour {color!r} is not #RRGGBB")
+    try:
+        value = int(text[1:], 16)
+    except ValueError:
+        raise PlanError(f"colour {color!r} is not #RRGGBB") from None
+    return (value >> 16) & 0xFF, (value >> 8) & 0xFF, value & 0xFF
+
+
+def _validate(edit: Edit) -> None:
+    if not edit.track:
+        raise PlanError(f"{edit.op}: no track GUID")
+    if isinstance(edit, SetColor):
+        parse_color(edit.color)
+    elif isinstance(edit, SetVolume):
+        if not math.isfinite(edit.volume_db) and edit.volume_db != -math.inf:
+            raise PlanError(f"set_volume: volume_db {edit.volume_db} is not a number")
+    elif isinstance(edit, SetPan):
+        if not -1.0 <= edit.pan <= 1.0:
+            raise PlanError(f"set_pan: pan {edit.pan} outside -1..1")
+    elif isinstance(edit, SetEqBand):
+        if edit.band_type not in BAND_TYPES:
+            raise PlanError(f"set_eq_band: band_type {edit.band_type!r} not in {BAND_TYPES}")
+        if edit.band < 0:
+            raise PlanError(f"set_eq_band: band {edit.band} < 0")
+        if not (edit.freq_hz > 0 and edit.q > 0):
+            raise PlanError("set_eq_band: freq_hz and q must be > 0")
+    elif isinstance(edit, RenameTrack):
+        if "\n" in edit.name or "\r" in edit.name:
+            raise PlanError("rename_track: a name cannot hold a line break")
+
+
+def edit_from_dict(data: dict[str, Any]) -> Edit:
+    """Build one edit from its JSON object, checking the op and its fields."""
+    if not isinstance(data, dict):
+        raise PlanError(f"an edit must be a JSON object, got {type(data).__name__}")
+    op = data.get("op")
+    cls = EDIT_TYPES.get(op)  # type: ignore[arg-type]
+    if cls is None:
+        raise PlanError(f"unknown op {op!r}; known: {', '.join(EDIT_TYPES)}")
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names - {"op"}
+    if unknown:
+        raise PlanError(f"{op}: unknown field(s) {', '.join(sorted(unknown))}")
+    try:
+        edit = cls(**{k: v for k, v in data.items() if k != "op"})
+    except TypeError as exc:
+        raise PlanError(f"{op}: {exc}") from None
+    _validate(edit)
+    return edit
+
+
+@dataclass
+class Plan:
+    """An ordered list of edits, applied in order, undone as one step."""
+
+    edits: list[Edit] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for edit in self.edits:
+            _validate(edit)
+
+    def __iter__(self) -> Iterator[Edit]:
+        return iter(self.edits)
+
+    def __len__(self) -> int:
+        return len(self.edits)
+
+    def __bool__(self) -> bool:
+        return bool(self.edits)
+
+    def __repr__(self) -> str:
+        ops: dict[str, int] = {}
+        for edit in self.edits:
+            ops[edit.op] = ops.get(edit.op, 0) + 1
+        summary = ", ".join(f"{n} {op}" for op, n in ops.items()) or "empty"
+        return f"<Plan {summary}>"
+
+    def add(self, edit: Edit) -> None:
+        _validate(edit)
+        self.edits.append(edit)
+
+    def extend(self, edits: Sequence[Edit] | Plan) -> None:
+        for edit in edits:
+            self.add(edit)
+
+    def for_track(self, guid: str) -> list[Edit]:
+        return [e for e in self.edits if e.track == guid]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"edits": [e.to_dict() for e in self.edits]}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=_json_default)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        if not isinstance(data, dict) or not isinstance(data.get("edits"), list):
+            raise PlanError('a Plan is a JSON object {"edits": [...]}')
+        edits = []
+        for i, item in enumerate(data["edits"]):
+            try:
+                edits.append(edit_from_dict(item))
+            except PlanError as exc:
+                raise PlanError(f"edit {i}: {exc}") from None
+        return cls(edits)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Plan:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PlanError(f"not JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    def describe(self) -> str:
+        """The Plan as lines a person reads in a dry run."""
+        if not self.edits:
+            return "Nothing to change."
+        return "\n".join(f"{i + 1:3d}. {edit}" for i, edit in enumerate(self.edits))
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars in figures
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

@@ -143,6 +143,9 @@ class AddTake(Edit):
     file: str = ""
     """Path of the new audio file (absolute, or relative to the project folder)."""
     take_name: str = ""
+    source_offset_s: float | None = None
+    """Where the item starts in the new file; None = the same as the take it replaces
+    (the new file covers the whole original source), 0.0 when it holds only the item's audio."""
     op: ClassVar[str] = "add_take"
 
     def describe(self) -> str:

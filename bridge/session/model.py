@@ -71,6 +71,10 @@ class Item:
     source: Source | None = None
     take_count: int = 1
     guid: str = ""
+    channel_mode: int = 0
+    """REAPER ``CHANMODE``: 0 normal, 1 reverse stereo, 2 mono downmix, 3 left, 4 right."""
+    loop: bool = False
+    """Whether the source loops when the item is longer than what is left of the source."""
 
     @property
     def end_s(self) -> float:
@@ -132,6 +136,8 @@ class Session:
     """The project's sample rate when it sets one (REAPER may leave it to the device)."""
     tempo_bpm: float | None = None
     master_volume_db: float = 0.0
+    pan_law_gain: float = 1.0
+    """Gain of a centred pan (REAPER ``PANLAW``, linear; 1.0 = 0 dB, REAPER's default)."""
 
     @property
     def folder(self) -> Path:

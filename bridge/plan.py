@@ -215,6 +215,8 @@ def edit_from_dict(data: dict[str, Any]) -> Edit:
     cls = EDIT_TYPES.get(op)  # type: ignore[arg-type]
     if cls is None:
         raise PlanError(f"unknown op {op!r}; known: {', '.join(EDIT_TYPES)}")
+    if not data.get("track"):
+        raise PlanError(f"{op}: no track GUID")
     names = {f.name for f in fields(cls)}
     unknown = set(data) - names - {"op"}
     if unknown:

@@ -21,9 +21,14 @@ def missing(what: str) -> None:
     pytest.skip(message)
 
 
+def shared_path() -> Path:
+    """Where the reference folder should be (../shared, or $STUDIO_BRIDGE_SHARED)."""
+    return Path(os.environ.get("STUDIO_BRIDGE_SHARED", REPO.parent / "shared"))
+
+
 def shared_dir() -> Path:
-    """The read-only reference folder beside the checkout (../shared), or $STUDIO_BRIDGE_SHARED."""
-    path = Path(os.environ.get("STUDIO_BRIDGE_SHARED", REPO.parent / "shared"))
+    """The read-only reference folder; skip locally / fail in CI when it is missing."""
+    path = shared_path()
     if not path.is_dir():
         missing(f"reference folder {path}")
     return path

@@ -25,7 +25,7 @@ from bridge.plan import (
 from bridge.session import rpp
 from bridge.session.model import db_to_gain
 from bridge.session.project_file import read_with_fingerprint, safe_write
-from bridge.session.rpp_session import hex_to_native
+from bridge.session.rpp_session import hex_to_native, track_guid
 
 SOURCE_KINDS = {".wav": "WAVE", ".w64": "WAVE", ".flac": "FLAC", ".mp3": "MP3",
                 ".ogg": "VORBIS", ".opus": "OPUS", ".wv": "WAVPACK", ".aif": "WAVE",
@@ -102,10 +102,10 @@ def _active_take_offset(item: rpp.Chunk) -> float:
 def apply_plan(doc: rpp.Document, plan: Plan, project_folder: Path) -> ApplyResult:
     """Apply ``plan`` to ``doc`` in memory; returns what was applied and what was skipped."""
     result = ApplyResult()
+    tracks = {track_guid(c, i).upper(): c for i, c in enumerate(doc.root.chunks("TRACK"))}
     for edit in plan:
-        try:
-            track = doc.track(edit.track)
-        except KeyError:
+        track = tracks.get(edit.track.upper())
+        if track is None:
             result.skipped.append((edit, f"no track {edit.track} in the project"))
             continue
         reason: str | None = None

@@ -312,8 +312,10 @@ class Document:
         return list(self.root.chunks("TRACK"))
 
     def track(self, guid: str) -> Chunk:
+        """The ``<TRACK>`` whose GUID (``<TRACK {GUID}`` or its ``TRACKID`` line) is ``guid``."""
         for chunk in self.root.chunks("TRACK"):
-            if chunk.args and chunk.args[0].upper() == guid.upper():
+            ids = chunk.args[:1] or (chunk.values("TRACKID") or [])[:1]
+            if ids and ids[0].upper() == guid.upper():
                 return chunk
         raise KeyError(f"no <TRACK {guid}> in this project")
 

@@ -157,6 +157,15 @@ def _fade_length(values: list[str] | None) -> float:
     return auto if auto > 0 else manual
 
 
+def track_guid(chunk: rpp.Chunk, index: int) -> str:
+    """A track's GUID: ``<TRACK {GUID}``, else its ``TRACKID`` line (old projects), else
+    ``#n`` (1-based position) for projects that carry neither."""
+    if chunk.args:
+        return chunk.args[0]
+    trackid = chunk.values("TRACKID")
+    return trackid[0] if trackid else f"#{index + 1}"
+
+
 def _fx_names(track: rpp.Chunk) -> list[str]:
     chain = track.find("FXCHAIN")
     if chain is None:
@@ -188,10 +197,7 @@ def session_from_document(doc: rpp.Document, path: Path) -> Session:
     )
     level = 0
     for index, chunk in enumerate(root.chunks("TRACK")):
-        guid = chunk.args[0] if chunk.args else ""
-        if not guid:
-            trackid = chunk.values("TRACKID")
-            guid = trackid[0] if trackid else f"#{index + 1}"
+        guid = track_guid(chunk, index)
         name = chunk.values("NAME")
         volpan = chunk.values("VOLPAN")
         mutesolo = chunk.values("MUTESOLO")

@@ -69,7 +69,7 @@ def _add_take(track: rpp.Chunk, edit: AddTake, project_folder: Path) -> str | No
             pass
     kind = SOURCE_KINDS.get(file.suffix.lower(), "WAVE")
     eol = item.open.eol or "\n"
-    indent = item._child_indent()
+    indent = item.child_indent()
     new_lines = [
         "TAKE SEL",
         f"NAME {rpp.quote(edit.take_name or file.name)}",

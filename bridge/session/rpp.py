@@ -110,8 +110,9 @@ def format_number(value: float | int | bool) -> str:
 
 
 def format_token(value: object) -> str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) or isinstance(value, bool):
-        return format_number(value)  # type: ignore[arg-type]
+    """A value as one token: numbers in REAPER's number format, anything else quoted."""
+    if isinstance(value, (int, float)):  # bool is an int too: written as 0/1
+        return format_number(value)
     return quote(str(value))
 
 
@@ -209,7 +210,8 @@ class Chunk:
         return None if line is None else line.values
 
     # -- editing ---------------------------------------------------------------------------
-    def _child_indent(self) -> str:
+    def child_indent(self) -> str:
+        """The indentation of this chunk's children (two spaces deeper when it has none)."""
         for child in self.children:
             text = child.open.text if isinstance(child, Chunk) else child.text
             if text.strip():
@@ -230,7 +232,7 @@ class Chunk:
         if line is not None:
             line.set_tokens(tokens)
             return line
-        line = Line(self._child_indent() + " ".join(tokens), self._eol())
+        line = Line(self.child_indent() + " ".join(tokens), self._eol())
         index = 0
         for i, child in enumerate(self.children):
             if isinstance(child, Line) and child.key in after:
@@ -262,7 +264,7 @@ class Chunk:
     def add_chunk(self, tag: str, *args: object, lines: Sequence[Sequence[object]] = (),
                   index: int | None = None) -> Chunk:
         """Add a child chunk ``<TAG args`` with simple ``KEY values`` lines inside it."""
-        indent, eol = self._child_indent(), self._eol()
+        indent, eol = self.child_indent(), self._eol()
         head = " ".join([f"<{tag}", *(format_token(a) for a in args)])
         chunk = Chunk(Line(indent + head, eol), close=Line(indent + ">", eol))
         for entry in lines:

@@ -1,0 +1,728 @@
+-- @description Studio Bridge: REAPER actions
+-- @version 0.1.0
+-- @author Studio Bridge
+-- @about
+--   Actions that hand the session to the Studio Bridge (a program running beside REAPER) and
+--   apply the plan it answers with as one undo step: label stems, starter mix, EQ suggestions,
+--   clean-up of selected items, stem render, pending plans and undo.
+--   Needs the bridge running (`studio-bridge reaper serve`).
+-- @provides
+--   [nomain] .
+--   [main] studio_bridge_label_stems.lua
+--   [main] studio_bridge_starter_mix.lua
+--   [main] studio_bridge_suggest_eq.lua
+--   [main] studio_bridge_clean_up_items.lua
+--   [main] studio_bridge_render_stems.lua
+--   [main] studio_bridge_apply_pending.lua
+--   [main] studio_bridge_undo_last.lua
+
+-- The shared library of the Studio Bridge actions. The actions stay thin: gather what REAPER
+-- knows, hand it to the bridge through the spool folder, apply the Plan that comes back.
+-- Decisions are made by the bridge, never here.
+
+local SB = {}
+SB.VERSION = "0.1.0"
+SB.PROTOCOL = 1
+SB.TITLE = "Studio Bridge"
+SB.UNDO_PREFIX = "Studio Bridge: "
+
+---------------------------------------------------------------------------------------------
+-- JSON
+---------------------------------------------------------------------------------------------
+
+local json = {}
+SB.json = json
+
+json.null = setmetatable({}, { __tostring = function() return "null" end })
+local array_mt = { __name = "json.array" }
+
+--- Mark a table as a JSON array (so an empty one encodes as [] rather than {}).
+function json.array(t)
+  return setmetatable(t or {}, array_mt)
+end
+
+local escapes = {
+  ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
+  ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t",
+}
+
+local function encode_string(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    return escapes[c] or string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+local function is_array(t)
+  if getmetatable(t) == array_mt then return true end
+  local n = 0
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 then return false end
+    n = n + 1
+  end
+  return n > 0 and n == #t
+end
+
+local encode_value
+
+local function encode_table(t, seen)
+  if seen[t] then error("json: cannot encode a table that contains itself") end
+  seen[t] = true
+  local out = {}
+  if is_array(t) then
+    for i = 1, #t do out[i] = encode_value(t[i], seen) end
+    seen[t] = nil
+    return "[" .. table.concat(out, ",") .. "]"
+  end
+  local keys = {}
+  for k in pairs(t) do
+    if type(k) ~= "string" then error("json: object keys must be strings") end
+    keys[#keys + 1] = k
+  end
+  table.sort(keys)
+  for i, k in ipairs(keys) do
+    out[i] = encode_string(k) .. ":" .. encode_value(t[k], seen)
+  end
+  seen[t] = nil
+  return "{" .. table.concat(out, ",") .. "}"
+end
+
+encode_value = function(v, seen)
+  local kind = type(v)
+  if v == nil or v == json.null then return "null" end
+  if kind == "boolean" then return tostring(v) end
+  if kind == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      error("json: cannot encode " .. tostring(v))
+    end
+    if math.type(v) == "integer" then return string.format("%d", v) end
+    return string.format("%.17g", v)
+  end
+  if kind == "string" then return encode_string(v) end
+  if kind == "table" then return encode_table(v, seen) end
+  error("json: cannot encode a " .. kind)
+end
+
+function json.encode(v)
+  return encode_value(v, {})
+end
+
+local function utf8_char(cp)
+  return utf8.char(cp)
+end
+
+function json.decode(text)
+  if type(text) ~= "string" then error("json: expected text, got " .. type(text)) end
+  local pos = 1
+  local function fail(msg)
+    error(string.format("json: %s at byte %d", msg, pos), 0)
+  end
+  local function skip()
+    pos = text:find("[^ \t\r\n]", pos) or (#text + 1)
+  end
+  local value
+  local function str()
+    pos = pos + 1
+    local parts = {}
+    while true do
+      local i = text:find('["\\%c]', pos)
+      if not i then fail("unterminated string") end
+      parts[#parts + 1] = text:sub(pos, i - 1)
+      local c = text:sub(i, i)
+      if c == '"' then
+        pos = i + 1
+        return table.concat(parts)
+      elseif c == "\\" then
+        local e = text:sub(i + 1, i + 1)
+        local simple = ({ b = "\b", f = "\f", n = "\n", r = "\r", t = "\t",
+                          ['"'] = '"', ["\\"] = "\\", ["/"] = "/" })[e]
+        if simple then
+          parts[#parts + 1] = simple
+          pos = i + 2
+        elseif e == "u" then
+          local hex = text:sub(i + 2, i + 5)
+          if not hex:match("^%x%x%x%x$") then pos = i; fail("bad \\u escape") end
+          local cp = tonumber(hex, 16)
+          pos = i + 6
+          if cp >= 0xD800 and cp <= 0xDBFF then
+            local low = text:match("^\\u(%x%x%x%x)", pos)
+            local lo = low and tonumber(low, 16)
+            if lo and lo >= 0xDC00 and lo <= 0xDFFF then
+              cp = 0x10000 + (cp - 0xD800) * 0x400 + (lo - 0xDC00)
+              pos = pos + 6
+            end
+          end
+          parts[#parts + 1] = utf8_char(cp)
+        else
+          pos = i
+          fail("bad escape")
+        end
+      else
+        pos = i
+        fail("control character in string")
+      end
+    end
+  end
+  value = function()
+    skip()
+    local c = text:sub(pos, pos)
+    if c == "{" then
+      local obj = {}
+      pos = pos + 1
+      skip()
+      if text:sub(pos, pos) == "}" then pos = pos + 1; return obj end
+      while true do
+        skip()
+        if text:sub(pos, pos) ~= '"' then fail("expected a key") end
+        local k = str()
+        skip()
+        if text:sub(pos, pos) ~= ":" then fail("expected ':'") end
+        pos = pos + 1
+        obj[k] = value()
+        skip()
+        local d = text:sub(pos, pos)
+        pos = pos + 1
+        if d == "}" then return obj end
+        if d ~= "," then pos = pos - 1; fail("expected ',' or '}'") end
+      end
+    elseif c == "[" then
+      local arr = json.array({})
+      pos = pos + 1
+      skip()
+      if text:sub(pos, pos) == "]" then pos = pos + 1; return arr end
+      while true do
+        arr[#arr + 1] = value()
+        skip()
+        local d = text:sub(pos, pos)
+        pos = pos + 1
+        if d == "]" then return arr end
+        if d ~= "," then pos = pos - 1; fail("expected ',' or ']'") end
+      end
+    elseif c == '"' then
+      return str()
+    elseif text:find("^true", pos) then
+      pos = pos + 4; return true
+    elseif text:find("^false", pos) then
+      pos = pos + 5; return false
+    elseif text:find("^null", pos) then
+      pos = pos + 4; return json.null
+    else
+      local num = text:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
+      if not num or num == "" or num == "-" then fail("unexpected character") end
+      local n = tonumber(num)
+      if n == nil then fail("bad number") end
+      pos = pos + #num
+      return n
+    end
+  end
+  local result = value()
+  skip()
+  if pos <= #text then fail("trailing text") end
+  return result
+end
+
+---------------------------------------------------------------------------------------------
+-- files and folders
+---------------------------------------------------------------------------------------------
+
+SB.SEP = package.config:sub(1, 1)
+
+function SB.join(...)
+  return table.concat({ ... }, "/")
+end
+
+function SB.script_dir()
+  local source = debug.getinfo(1, "S").source
+  return (source:match("^@?(.*[/\\])") or "./"):gsub("[/\\]$", "")
+end
+
+function SB.read_file(path)
+  local fh = io.open(path, "rb")
+  if not fh then return nil end
+  local data = fh:read("a")
+  fh:close()
+  return data
+end
+
+--- Write a file so a reader never sees half of it: write a temporary name, then rename.
+function SB.write_file_atomic(path, data)
+  local tmp = path .. ".tmp"
+  local fh, err = io.open(tmp, "wb")
+  if not fh then return false, err end
+  fh:write(data)
+  fh:close()
+  os.remove(path)
+  local ok, rerr = os.rename(tmp, path)
+  if not ok then os.remove(tmp) return false, rerr end
+  return true
+end
+
+function SB.read_json(path)
+  local text = SB.read_file(path)
+  if not text then return nil end
+  local ok, value = pcall(json.decode, text)
+  if not ok then return nil, value end
+  return value
+end
+
+local function default_data_dir()
+  local env = os.getenv("STUDIO_BRIDGE_DATA")
+  if env and env ~= "" then return env end
+  local os_name = reaper.GetOS()
+  if os_name:match("^Win") then
+    return (os.getenv("APPDATA") or "") .. "/studio-bridge"
+  elseif os_name:match("^OSX") or os_name:match("^macOS") then
+    return (os.getenv("HOME") or "") .. "/Library/Application Support/studio-bridge"
+  end
+  local xdg = os.getenv("XDG_DATA_HOME")
+  if xdg and xdg ~= "" then return xdg .. "/studio-bridge" end
+  return (os.getenv("HOME") or "") .. "/.local/share/studio-bridge"
+end
+
+--- Settings the installer writes next to the scripts; defaults when it did not.
+function SB.settings()
+  if SB._settings then return SB._settings end
+  local s = SB.read_json(SB.join(SB.script_dir(), "studio_bridge_settings.json")) or {}
+  s.spool_dir = s.spool_dir or (default_data_dir() .. "/reaper-spool")
+  s.timeout_s = tonumber(s.timeout_s) or 600
+  s.heartbeat_max_age_s = tonumber(s.heartbeat_max_age_s) or 10
+  SB._settings = s
+  return s
+end
+
+---------------------------------------------------------------------------------------------
+-- messages
+---------------------------------------------------------------------------------------------
+
+function SB.log(msg)
+  reaper.ShowConsoleMsg(SB.TITLE .. ": " .. msg .. "\n")
+end
+
+function SB.error(msg)
+  reaper.ShowConsoleMsg(SB.TITLE .. " error: " .. msg .. "\n")
+  reaper.MB(msg, SB.TITLE, 0)
+end
+
+---------------------------------------------------------------------------------------------
+-- gathering what REAPER knows
+---------------------------------------------------------------------------------------------
+
+function SB.project()
+  local proj, path = reaper.EnumProjects(-1)
+  return proj, path or ""
+end
+
+local function track_name(tr)
+  local _, name = reaper.GetSetMediaTrackInfo_String(tr, "P_NAME", "", false)
+  return name or ""
+end
+
+local function item_info(item)
+  local info = {
+    position_s = reaper.GetMediaItemInfo_Value(item, "D_POSITION"),
+    length_s = reaper.GetMediaItemInfo_Value(item, "D_LENGTH"),
+  }
+  local _, guid = reaper.GetSetMediaItemInfo_String(item, "GUID", "", false)
+  info.guid = guid or ""
+  local take = reaper.GetActiveTake(item)
+  if take then
+    info.take = reaper.GetTakeName(take) or ""
+    local src = reaper.GetMediaItemTake_Source(take)
+    info.source = src and reaper.GetMediaSourceFileName(src) or ""
+    info.source_offset_s = reaper.GetMediaItemTakeInfo_Value(take, "D_STARTOFFS")
+  else
+    info.take, info.source = "", ""
+  end
+  return info
+end
+
+function SB.track_info(tr, items)
+  local info = {
+    guid = reaper.GetTrackGUID(tr),
+    name = track_name(tr),
+    index = math.floor(reaper.GetMediaTrackInfo_Value(tr, "IP_TRACKNUMBER") - 1),
+    items = json.array({}),
+  }
+  if items == nil then
+    for i = 0, reaper.CountTrackMediaItems(tr) - 1 do
+      info.items[#info.items + 1] = item_info(reaper.GetTrackMediaItem(tr, i))
+    end
+  else
+    for _, item in ipairs(items) do info.items[#info.items + 1] = item_info(item) end
+  end
+  return info
+end
+
+--- The selected tracks, or every track when none is selected.
+function SB.gather_tracks(proj, all_when_none)
+  local out = json.array({})
+  local n = reaper.CountSelectedTracks(proj)
+  if n > 0 then
+    for i = 0, n - 1 do out[#out + 1] = SB.track_info(reaper.GetSelectedTrack(proj, i)) end
+  elseif all_when_none ~= false then
+    for i = 0, reaper.CountTracks(proj) - 1 do
+      out[#out + 1] = SB.track_info(reaper.GetTrack(proj, i))
+    end
+  end
+  return out
+end
+
+--- The selected items, grouped under their tracks.
+function SB.gather_selected_items(proj)
+  local by_track, order = {}, {}
+  for i = 0, reaper.CountSelectedMediaItems(proj) - 1 do
+    local item = reaper.GetSelectedMediaItem(proj, i)
+    local tr = reaper.GetMediaItem_Track(item)
+    if not by_track[tr] then
+      by_track[tr] = {}
+      order[#order + 1] = tr
+    end
+    table.insert(by_track[tr], item)
+  end
+  local out = json.array({})
+  for _, tr in ipairs(order) do out[#out + 1] = SB.track_info(tr, by_track[tr]) end
+  return out
+end
+
+---------------------------------------------------------------------------------------------
+-- the spool exchange
+---------------------------------------------------------------------------------------------
+
+local function spool_paths()
+  local root = SB.settings().spool_dir
+  return {
+    root = root,
+    requests = root .. "/requests",
+    responses = root .. "/responses",
+    status = root .. "/status",
+    heartbeat = root .. "/bridge.json",
+  }
+end
+SB.spool_paths = spool_paths
+
+--- Is the bridge answering? It rewrites bridge.json every second while it runs.
+function SB.bridge_alive()
+  local beat = SB.read_json(spool_paths().heartbeat)
+  if type(beat) ~= "table" or type(beat.time) ~= "number" then return false end
+  return os.time() - beat.time <= SB.settings().heartbeat_max_age_s
+end
+
+local counter = 0
+local function new_id()
+  counter = counter + 1
+  local frac = math.floor((reaper.time_precise() % 1) * 1e6)
+  return string.format("%s_%06d_%d_%d", os.date("!%Y%m%dT%H%M%S"), frac, counter,
+    math.random(1000, 9999))
+end
+
+--- Send a request and call on_done(response) once the bridge answers, without blocking
+--- REAPER: the wait runs as deferred steps. on_done gets {status="error", error=...} on a
+--- time-out or when the bridge is not running.
+function SB.request(action, payload, on_done)
+  local paths = spool_paths()
+  if not SB.bridge_alive() then
+    on_done({ status = "error",
+              error = "The Studio Bridge is not running (no heartbeat in " .. paths.root ..
+                ").\nStart it with: studio-bridge reaper serve" })
+    return nil
+  end
+  reaper.RecursiveCreateDirectory(paths.requests, 0)
+  local id = new_id()
+  local request = payload or {}
+  request.protocol = SB.PROTOCOL
+  request.id = id
+  request.action = action
+  request.created = os.time()
+  request.reaper_version = reaper.GetAppVersion()
+  local ok, err = SB.write_file_atomic(paths.requests .. "/" .. id .. ".json", json.encode(request))
+  if not ok then
+    on_done({ status = "error", error = "cannot write the request: " .. tostring(err) })
+    return nil
+  end
+  local started = reaper.time_precise()
+  local last_check, last_status = 0, nil
+  local response_path = paths.responses .. "/" .. id .. ".json"
+  local status_path = paths.status .. "/" .. id .. ".json"
+  local timeout = SB.settings().timeout_s
+  local function step()
+    local now = reaper.time_precise()
+    if now - last_check >= 0.1 then
+      last_check = now
+      local text = SB.read_file(response_path)
+      if text then
+        os.remove(response_path)
+        local okd, response = pcall(json.decode, text)
+        if not okd or type(response) ~= "table" then
+          on_done({ status = "error", error = "unreadable answer from the bridge: " ..
+            tostring(response) })
+        else
+          on_done(response)
+        end
+        return
+      end
+      local status = SB.read_json(status_path)
+      if type(status) == "table" and status.message and status.message ~= last_status then
+        last_status = status.message
+        SB.log(status.message)
+      end
+      if now - started > timeout then
+        os.remove(paths.requests .. "/" .. id .. ".json")
+        on_done({ status = "error", error = string.format(
+          "no answer from the bridge after %d s", math.floor(timeout)) })
+        return
+      end
+      if now - started > 5 and not SB.bridge_alive() then
+        os.remove(paths.requests .. "/" .. id .. ".json")
+        on_done({ status = "error", error = "the Studio Bridge stopped while working" })
+        return
+      end
+    end
+    reaper.defer(step)
+  end
+  reaper.defer(step)
+  return id
+end
+
+---------------------------------------------------------------------------------------------
+-- applying a Plan
+---------------------------------------------------------------------------------------------
+
+SB.BAND_TYPES = { "high_pass", "low_shelf", "band", "notch", "high_shelf", "low_pass" }
+local BAND_INDEX = {}
+for i, name in ipairs(SB.BAND_TYPES) do BAND_INDEX[name] = i - 1 end
+local BAND_HAS_GAIN = { low_shelf = true, band = true, notch = true, high_shelf = true }
+
+local function is_number(v) return type(v) == "number" and v == v end
+local function is_string(v) return type(v) == "string" end
+
+local FIELDS = {
+  rename_track = { name = is_string },
+  set_color = { color = function(v) return is_string(v) and v:match("^#%x%x%x%x%x%x$") end },
+  set_volume = { volume_db = is_number },
+  set_pan = { pan = function(v) return is_number(v) and v >= -1 and v <= 1 end },
+  set_mute = { mute = function(v) return type(v) == "boolean" end },
+  set_eq_band = {
+    band = function(v) return math.type(v) == "integer" and v >= 0 end,
+    band_type = function(v) return BAND_INDEX[v] ~= nil end,
+    freq_hz = function(v) return is_number(v) and v > 0 end,
+    gain_db = is_number,
+    q = function(v) return is_number(v) and v > 0 end,
+  },
+  add_take = { item = function(v) return math.type(v) == "integer" and v >= 0 end,
+               file = function(v) return is_string(v) and v ~= "" end },
+  insert_midi_item = { position_s = is_number,
+                       file = function(v) return is_string(v) and v ~= "" end },
+}
+
+--- Check every edit before touching anything: a bad plan changes nothing.
+function SB.validate_plan(plan)
+  if type(plan) ~= "table" or type(plan.edits) ~= "table" then
+    return false, "the answer holds no plan"
+  end
+  for i, e in ipairs(plan.edits) do
+    local fields = type(e) == "table" and FIELDS[e.op]
+    if not fields then
+      return false, string.format("edit %d: unknown op %s", i, tostring(type(e) == "table"
+        and e.op))
+    end
+    if not is_string(e.track) or e.track == "" then
+      return false, string.format("edit %d (%s): no track GUID", i, e.op)
+    end
+    for name, ok in pairs(fields) do
+      if not ok(e[name]) then
+        return false, string.format("edit %d (%s): bad %s", i, e.op, name)
+      end
+    end
+  end
+  return true
+end
+
+--- Q factor -> bandwidth in octaves (ReaEQ's unit).
+function SB.q_to_octaves(q)
+  local x = 1 / (2 * q)
+  return 2 / math.log(2) * math.log(x + math.sqrt(x * x + 1))
+end
+
+function SB.track_map(proj)
+  local map = {}
+  for i = 0, reaper.CountTracks(proj) - 1 do
+    local tr = reaper.GetTrack(proj, i)
+    map[reaper.GetTrackGUID(tr):upper()] = tr
+  end
+  return map
+end
+
+--- The folder of a project file path ("" for an unsaved project).
+function SB.folder_of(path)
+  return (path or ""):match("^(.*)[/\\][^/\\]*$") or ""
+end
+
+local function is_absolute(file)
+  return file:match("^/") or file:match("^%a:[/\\]") or file:match("^\\\\")
+end
+
+local function resolve_media(project_dir, file)
+  if is_absolute(file) or project_dir == "" then return file end
+  return project_dir .. "/" .. file
+end
+
+local apply = {}
+
+function apply.rename_track(_, tr, e)
+  reaper.GetSetMediaTrackInfo_String(tr, "P_NAME", e.name, true)
+end
+
+function apply.set_color(_, tr, e)
+  local r, g, b = tonumber(e.color:sub(2, 3), 16), tonumber(e.color:sub(4, 5), 16),
+    tonumber(e.color:sub(6, 7), 16)
+  reaper.SetMediaTrackInfo_Value(tr, "I_CUSTOMCOLOR", reaper.ColorToNative(r, g, b) | 0x1000000)
+end
+
+function apply.set_volume(_, tr, e)
+  local gain = e.volume_db <= -150 and 0 or 10 ^ (e.volume_db / 20)
+  reaper.SetMediaTrackInfo_Value(tr, "D_VOL", gain)
+end
+
+function apply.set_pan(_, tr, e)
+  reaper.SetMediaTrackInfo_Value(tr, "D_PAN", e.pan)
+end
+
+function apply.set_mute(_, tr, e)
+  reaper.SetMediaTrackInfo_Value(tr, "B_MUTE", e.mute and 1 or 0)
+end
+
+function apply.set_eq_band(_, tr, e)
+  local fx = reaper.TrackFX_GetEQ(tr, true)
+  if fx < 0 then return "could not insert ReaEQ" end
+  local bt = BAND_INDEX[e.band_type]
+  reaper.TrackFX_SetEQBandEnabled(tr, fx, bt, e.band, true)
+  local ok = reaper.TrackFX_SetEQParam(tr, fx, bt, e.band, 0, e.freq_hz, false)
+  if BAND_HAS_GAIN[e.band_type] then
+    ok = reaper.TrackFX_SetEQParam(tr, fx, bt, e.band, 1, e.gain_db, false) and ok
+  end
+  ok = reaper.TrackFX_SetEQParam(tr, fx, bt, e.band, 2, SB.q_to_octaves(e.q), false) and ok
+  if not ok then
+    return string.format("ReaEQ has no %s band %d", e.band_type, e.band + 1)
+  end
+end
+
+function apply.add_take(proj, tr, e)
+  local item = reaper.GetTrackMediaItem(tr, e.item)
+  if not item then return string.format("no item %d on the track", e.item + 1) end
+  local path = resolve_media(SB._project_dir, e.file)
+  if not reaper.file_exists(path) then return "file not found: " .. path end
+  local old = reaper.GetActiveTake(item)
+  local offset = old and reaper.GetMediaItemTakeInfo_Value(old, "D_STARTOFFS") or 0
+  local take = reaper.AddTakeToMediaItem(item)
+  reaper.SetMediaItemTake_Source(take, reaper.PCM_Source_CreateFromFile(path))
+  reaper.SetMediaItemTakeInfo_Value(take, "D_STARTOFFS", offset)
+  local name = (e.take_name ~= nil and e.take_name ~= "") and e.take_name
+    or path:match("([^/\\]+)$")
+  reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", name, true)
+  reaper.SetActiveTake(take)
+  reaper.UpdateItemInProject(item)
+end
+
+function apply.insert_midi_item(proj, tr, e)
+  local path = resolve_media(SB._project_dir, e.file)
+  if not reaper.file_exists(path) then return "file not found: " .. path end
+  local cursor = reaper.GetCursorPositionEx(proj)
+  reaper.SetOnlyTrackSelected(tr)
+  reaper.SetEditCurPos2(proj, e.position_s, false, false)
+  reaper.InsertMedia(path, 0)
+  reaper.SetEditCurPos2(proj, cursor, false, false)
+end
+
+--- Apply a Plan inside one undo block named "Studio Bridge: <title>". Tracks are found by
+--- GUID, so a moved track is still the right track. Returns applied count and a list of
+--- notes for edits that were skipped.
+function SB.apply_plan(plan, title, proj, project_dir)
+  proj = proj or 0
+  if project_dir == nil then
+    local _, path = reaper.EnumProjects(-1)
+    project_dir = SB.folder_of(path)
+  end
+  SB._project_dir = project_dir
+  local ok, err = SB.validate_plan(plan)
+  if not ok then return nil, err end
+  local notes = {}
+  if #plan.edits == 0 then return 0, notes end
+  local map = SB.track_map(proj)
+  local applied = 0
+  reaper.Undo_BeginBlock2(proj)
+  reaper.PreventUIRefresh(1)
+  local done, failure = pcall(function()
+    for _, e in ipairs(plan.edits) do
+      local tr = map[e.track:upper()]
+      local who = (e.track_name and e.track_name ~= "") and e.track_name or e.track
+      if not tr then
+        notes[#notes + 1] = who .. ": track not found (deleted?)"
+      else
+        local note = apply[e.op](proj, tr, e)
+        if note then
+          notes[#notes + 1] = who .. ": " .. note
+        else
+          applied = applied + 1
+        end
+      end
+    end
+  end)
+  reaper.PreventUIRefresh(-1)
+  reaper.TrackList_AdjustWindows(false)
+  reaper.UpdateArrange()
+  reaper.Undo_EndBlock2(proj, SB.UNDO_PREFIX .. (title or "plan"), -1)
+  if not done then
+    return nil, "stopped part-way (undo it with Studio Bridge: Undo last change): " ..
+      tostring(failure)
+  end
+  return applied, notes
+end
+
+--- Print what a Plan did, with each edit's reason.
+function SB.report(plan, title, applied, notes, message)
+  local lines = { string.format("%s: %d of %d change(s) applied", title, applied, #plan.edits) }
+  if message and message ~= "" then lines[#lines + 1] = message end
+  for _, e in ipairs(plan.edits) do
+    if e.reason and e.reason ~= "" then
+      lines[#lines + 1] = string.format("  %s: %s", e.track_name or e.track, e.reason)
+    end
+  end
+  for _, note in ipairs(notes) do lines[#lines + 1] = "  skipped: " .. note end
+  SB.log(table.concat(lines, "\n"))
+end
+
+--- The whole flow of an action: check the project, send the request, apply the answer.
+function SB.run(action, title, gather)
+  local proj, path = SB.project()
+  if path == "" then
+    SB.error("Save the project first: the bridge works from the project file.")
+    return
+  end
+  if not SB.bridge_alive() then
+    SB.error(title .. ": the Studio Bridge is not running.\nStart it with: studio-bridge reaper serve")
+    return
+  end
+  local payload = { project = path, project_dirty = reaper.IsProjectDirty(proj) ~= 0,
+                    options = {} }
+  if gather then
+    local extra, problem = gather(proj, payload)
+    if problem then SB.error(problem) return end
+    if extra then for k, v in pairs(extra) do payload[k] = v end end
+  end
+  payload.tracks = payload.tracks or SB.gather_tracks(proj)
+  SB.log(title .. ": asking the bridge...")
+  SB.request(action, payload, function(response)
+    if response.status ~= "ok" then
+      SB.error(title .. ": " .. tostring(response.error or "the bridge gave no reason"))
+      return
+    end
+    local plan = response.plan
+    local applied, notes = SB.apply_plan(plan, response.title or title, proj, SB.folder_of(path))
+    if not applied then
+      SB.error(title .. ": " .. tostring(notes))
+      return
+    end
+    SB.report(plan, response.title or title, applied, notes, response.message)
+  end)
+end
+
+return SB

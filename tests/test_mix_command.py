@@ -1,0 +1,45 @@
+"""``studio-bridge mix`` on the bundled example session: JSON Plan, report, copy of the project."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from _support import REPO, require_path
+from click.testing import CliRunner
+
+from bridge.cli import main
+from bridge.plan import Plan
+
+LABELS = {"Audio 1": "kick", "Audio 2": "snare", "Track 3": "hihat", "Audio 4": "bass",
+          "Track 5": "keys", "Audio 6": "guitar", "Track 7": "strings", "Audio 8": "vocal"}
+
+
+def test_mix_json_report_and_copy(tmp_path: Path) -> None:
+    project = require_path(REPO / "examples" / "untidy_session" / "untidy_session.RPP")
+    before = project.read_bytes()
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps(LABELS))
+    report = tmp_path / "report.html"
+    copy = tmp_path / "mixed.RPP"
+    out = CliRunner().invoke(main, [
+        "mix", str(project), "--labels", str(labels), "--json", "--max-move-db", "6",
+        "--report", str(report), "--write-copy", str(copy)])
+    assert out.exit_code == 0, out.output + out.stderr
+    plan = Plan.from_json(out.stdout)
+    volumes = [e for e in plan if e.op == "set_volume"]
+    bands = [e for e in plan if e.op == "set_eq_band"]
+    assert volumes and bands
+    assert all(abs(e.figures["move_db"]) <= 6.0 + 0.01 for e in volumes)
+    assert all(e.reason for e in plan)
+    page = report.read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") >= 3
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert project.read_bytes() == before  # the original is never touched
+    text = copy.read_text(errors="replace")
+    assert "VOLPAN" in text
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"No such track": "kick"}')
+    out = CliRunner().invoke(main, ["mix", str(project), "--labels", str(bad)])
+    assert out.exit_code != 0 and "No such track" in out.stderr

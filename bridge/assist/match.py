@@ -15,8 +15,8 @@ The method (docs/mixing.md says the same in prose):
 4. **Fit** to at most ``max_bands`` ReaEQ bands: a low and a high shelf plus bells placed where
    the remaining error is largest, then all parameters refined together (scipy least squares
    on the dB error, frequencies and Q kept in sensible ranges).
-5. **Also compared**: integrated loudness (BS.1770, from :mod:`bridge.analysis.loudness` when
-   installed, else pyloudnorm) and stereo width (side/mid energy in dB, and correlation).
+5. **Also compared**: integrated loudness (BS.1770, :mod:`bridge.analysis.loudness`) and
+   stereo width (side/mid energy in dB, and correlation).
 
 "Drums like the reference": :func:`drum_part` keeps the percussive part of a mix (librosa's
 median-filter HPSS, margin 2), so a drum stem can be matched to the drums inside a finished mix;
@@ -363,21 +363,13 @@ def drum_part(samples: np.ndarray, rate: int, *, margin: float = 2.0) -> np.ndar
 
 
 def integrated_loudness(samples: np.ndarray, rate: int) -> float | None:
-    """BS.1770 integrated loudness (LUFS) from the analysis module, else pyloudnorm."""
-    data = np.asarray(samples, dtype=np.float64)
-    try:
-        from bridge.analysis.loudness import integrated_lufs
-    except ImportError:
-        integrated_lufs = None
-    if integrated_lufs is not None:
-        value = integrated_lufs(data, rate)
-        value = getattr(value, "integrated_lufs", value)
-        return float(value)
-    import pyloudnorm
+    """BS.1770 integrated loudness, LUFS (None for silence or audio shorter than 400 ms)."""
+    from bridge.analysis.loudness import integrated_lufs
 
+    data = np.asarray(samples, dtype=np.float64)
     if data.shape[0] < int(0.4 * rate) + 1:
         return None
-    value = float(pyloudnorm.Meter(rate).integrated_loudness(data))
+    value = float(integrated_lufs(data, rate))
     return value if math.isfinite(value) else None
 
 

@@ -47,6 +47,11 @@ ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 GUID_RE = re.compile(
     r"^\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}$"
 )
+ROUTE_ID_RE = re.compile(r"^[0-9]{1,20}$")
+"""Ardour names a track by its route id (a PBD::ID, a decimal number), not by a GUID."""
+DAWS = {"reaper": (".rpp", "a REAPER project (.rpp)", GUID_RE, "GUID"),
+        "ardour": (".ardour", "an Ardour session (.ardour)", ROUTE_ID_RE, "route id")}
+"""``daw`` in a request -> project suffix, its description, track id pattern, id name."""
 HEARTBEAT_FILE = "bridge.json"
 
 HANDLER_MODULES: dict[str, str] = {
@@ -258,14 +263,18 @@ def validate_request(data: Any, request_id: str) -> dict[str, Any]:
     if data.get("id") != request_id:
         raise RequestError(f"id {data.get('id')!r} does not match the file name {request_id!r}")
     action = _string(data.get("action"), "action", limit=64)
+    daw = data.get("daw", "reaper")
+    if daw not in DAWS:
+        raise RequestError(f"daw {daw!r} is not one of {', '.join(sorted(DAWS))}")
+    suffix, project_kind, id_re, id_name = DAWS[daw]
     project_text = _string(data.get("project", ""), "project")
     if not project_text:
         raise RequestError("the project has not been saved yet: save it, then run the action")
     project = Path(project_text)
     if not project.is_absolute():
         raise RequestError(f"project path {project_text!r} is not absolute")
-    if project.suffix.lower() != ".rpp":
-        raise RequestError(f"{project_text!r} is not a REAPER project (.rpp)")
+    if project.suffix.lower() != suffix:
+        raise RequestError(f"{project_text!r} is not {project_kind}")
     project = project.resolve()
     if not project.is_file():
         raise RequestError(f"project {project} does not exist")
@@ -277,8 +286,8 @@ def validate_request(data: Any, request_id: str) -> dict[str, Any]:
         if not isinstance(track, dict):
             raise RequestError(f"tracks[{i}] must be an object")
         guid = _string(track.get("guid"), f"tracks[{i}].guid", limit=64)
-        if not GUID_RE.match(guid):
-            raise RequestError(f"tracks[{i}].guid {guid!r} is not a GUID")
+        if not id_re.match(guid):
+            raise RequestError(f"tracks[{i}].guid {guid!r} is not a {id_name}")
         index = track.get("index", 0)
         if not isinstance(index, int) or isinstance(index, bool) or index < 0:
             raise RequestError(f"tracks[{i}].index must be a whole number >= 0")
@@ -300,7 +309,7 @@ def validate_request(data: Any, request_id: str) -> dict[str, Any]:
     if not isinstance(options, dict):
         raise RequestError("options must be an object")
     out = dict(data)
-    out.update(action=action, project=str(project), project_dir=str(project.parent),
+    out.update(action=action, daw=daw, project=str(project), project_dir=str(project.parent),
                tracks=clean_tracks, options=options)
     return out
 
@@ -401,9 +410,12 @@ class SpoolServer:
             if not isinstance(result, Plan):
                 raise TypeError(f"handler returned {type(result).__name__}, not a Plan")
             self.handled += 1
-            return {**base, "status": "ok", "plan": plan_to_wire(result),
-                    "message": message or result.describe(),
-                    "title": request.get("title") or _TITLES.get(action, action)}
+            response = {**base, "status": "ok", "plan": plan_to_wire(result),
+                        "message": message or result.describe(),
+                        "title": request.get("title") or _TITLES.get(action, action)}
+            if request.get("daw") == "ardour":
+                response["ardour_eq"] = ardour_eq_targets(result)
+            return response
         except RequestError as exc:
             self.failed += 1
             return {**base, "status": "error", "error": str(exc)}
@@ -457,6 +469,36 @@ _TITLES = {
     "render": "Render stems",
     "apply_pending": "Apply pending plan",
 }
+
+
+def request_session(request: dict[str, Any]) -> Any:
+    """The request's project read into a :class:`bridge.session.Session` (REAPER or Ardour:
+    :func:`bridge.session.load_session` picks the reader from the file)."""
+    from bridge.session import load_session
+
+    return load_session(request["project"])
+
+
+def ardour_eq_targets(plan: Plan) -> list[dict[str, Any] | None]:
+    """For each edit, where an EQ band lands on Ardour's plug-ins (None for other edits).
+
+    The mapping lives once, in :func:`bridge.daw.ardour.ace_eq_target`; Ardour's Lua actions
+    set these parameters by name instead of repeating it.
+    """
+    from bridge.daw.ardour import ACE_EQ, ace_eq_target
+    from bridge.plan import SetEqBand
+
+    out: list[dict[str, Any] | None] = []
+    for edit in plan:
+        if not isinstance(edit, SetEqBand):
+            out.append(None)
+            continue
+        target = ace_eq_target(edit)
+        lv2 = target.plugin == ACE_EQ
+        out.append({"plugin": target.plugin, "kind": "lv2" if lv2 else "lua",
+                    "uri": "urn:ardour:a-eq" if lv2 else target.plugin,
+                    "values": dict(target.values)})
+    return out
 
 
 def render_handler(request: dict[str, Any]) -> HandlerResult:

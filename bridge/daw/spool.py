@@ -1,7 +1,10 @@
-"""The spool exchange: how REAPER's Lua actions ask the bridge for a Plan.
+"""The spool exchange: how REAPER's (and Ardour's) Lua actions ask the bridge for a Plan.
 
 REAPER's Lua has no sockets, so an action writes a request file into a spool folder, polls
-for the response with ``reaper.defer`` and applies the Plan it gets back. This module is the
+for the response with ``reaper.defer`` and applies the Plan it gets back. Ardour's actions
+(``daw_scripts/ardour``) use the same folder with ``"daw": "ardour"``: the project is the
+``.ardour`` file, tracks are route ids, and answers carry ``ardour_eq`` (where each EQ band
+lands on Ardour's plug-ins, from :func:`bridge.daw.ardour.ace_eq_target`). This module is the
 bridge side: it validates each request, calls the handler registered for its action, and
 writes the response. The protocol is described in ``docs/reaper-protocol.md``.
 

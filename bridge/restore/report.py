@@ -1,0 +1,83 @@
+"""What a restoration process found and how much it changed: one dataclass for all of them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class RestoreReport:
+    """The outcome of one process on one signal.
+
+    ``found`` says in words what was detected (``"50.0 Hz hum, 8 harmonics"``); ``figures``
+    carries the numbers behind it with units in the keys. ``changed_db`` is the level of what
+    the process removed or added (output minus input) relative to the input, in dB: -40 means
+    a light touch, 0 means as much was changed as was there. ``-inf`` when nothing changed.
+    """
+
+    process: str
+    applied: bool
+    found: str
+    changed_db: float = -math.inf
+    changed_fraction: float = 0.0
+    """Share of samples that moved by more than -80 dBFS (0..1)."""
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if not math.isfinite(self.changed_db):
+            data["changed_db"] = None
+        return _plain(data)
+
+    def __str__(self) -> str:
+        change = (
+            f", changed {self.changed_db:.1f} dB re input" if math.isfinite(self.changed_db) else ""
+        )
+        verb = "applied" if self.applied else "left alone"
+        return f"{self.process}: {self.found} ({verb}{change})"
+
+
+def change_figures(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
+    """``(changed_db, changed_fraction)`` between two equal-shape arrays."""
+    diff = np.asarray(after, dtype=np.float64) - np.asarray(before, dtype=np.float64)
+    power_in = float(np.mean(np.square(before, dtype=np.float64)))
+    power_diff = float(np.mean(np.square(diff)))
+    if power_diff == 0.0:
+        return -math.inf, 0.0
+    changed_db = 10.0 * math.log10(power_diff / max(power_in, 1e-30))
+    moved = np.abs(diff) > 1e-4
+    if moved.ndim == 2:
+        moved = moved.any(axis=1)
+    return changed_db, float(np.mean(moved))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def as_2d(x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """View ``x`` as (frames, channels) float64; the flag says whether it was mono 1-D."""
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim == 1:
+        return arr[:, None], True
+    if arr.ndim != 2:
+        raise ValueError(f"audio must be (frames,) or (frames, channels), got shape {arr.shape}")
+    return arr, False
+
+
+def restore_shape(y: np.ndarray, mono: bool) -> np.ndarray:
+    return y[:, 0] if mono else y

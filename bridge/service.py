@@ -1,0 +1,595 @@
+"""The long-running bridge: project watcher, job queue, DAW transports and the spool loop.
+
+On every debounced project save (see :mod:`bridge.watch`) one job runs: the incremental label
+pass of :class:`bridge.watch.jobs.LabelJob`. Its Plan is then delivered by one rule:
+
+1. the project's DAW answers on its live transport (REAPER over OSC, Ardour over OSC): apply it
+   live, right now;
+2. otherwise, when ``write_closed_projects`` is on and the DAW is not running at all, write
+   the Plan into the project file (atomic replace, backup kept, refused if the file changed);
+3. otherwise keep it pending, where the DAW-side action "Apply pending plan" picks it up.
+
+Every step is logged with its reason. A malformed project is logged with file and line and the
+bridge waits for the next save; nothing in a job can stop the service.
+
+    >>> service = BridgeService(load_config())          # doctest: +SKIP
+    >>> service.run_forever()  # until SIGINT / SIGTERM  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from bridge.config import Config
+from bridge.plan import Edit, Plan, PlanError
+from bridge.session.model import Session
+from bridge.watch.jobs import JobQueue, JobResult, LabelJob, ProposalMemory
+from bridge.watch.observer import ProjectWatcher
+from bridge.watch.saves import OwnWrites
+
+log = logging.getLogger("bridge.service")
+
+PENDING_TITLE = "Label stems (on save)"
+"""How a pending plan from a save is titled in the DAW's undo history and messages."""
+LIVE = "live"
+WRITTEN = "written"
+PENDING = "pending"
+FAILED = "failed"
+
+
+class DawNotAnswering(ConnectionError):
+    """The DAW did not answer on its live transport: the project is not open there (or the
+    DAW's OSC surface is off). Nothing was sent."""
+
+
+class LiveTransport(Protocol):
+    """A way to apply a Plan to a running DAW."""
+
+    daw: str
+    description: str
+
+    def apply(self, plan: Plan, session: Session) -> str:
+        """Apply every edit; returns a short account for the log. Raises
+        :class:`DawNotAnswering` (quickly: within ``answer_timeout_ms``) when the DAW is not
+        there, anything else on failure."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Delivery:
+    """What happened to one Plan."""
+
+    project: Path
+    how: str
+    """``live``, ``written``, ``pending`` or ``failed``."""
+    detail: str
+    edits: int
+    at: float = field(default_factory=time.time)
+    plan: Plan | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+    """Where the time went: ``load``, ``render``, ``label`` (the job), ``deliver``."""
+
+
+# -- is the DAW running at all? ----------------------------------------------------------
+_PROCESS_NAMES = {
+    "reaper": ("reaper",),
+    "ardour": ("ardour", "hardour", "luasession", "ardour7-lua", "ardour8-lua"),
+}
+
+
+def daw_running(daw: str) -> bool:
+    """True when a process of ``daw`` runs on this machine (so its project may be open).
+
+    Uses psutil when installed, else ``/proc``. When neither can tell, answers True: the
+    safe side, since a project file is only written when its DAW is certainly closed.
+    """
+    prefixes = _PROCESS_NAMES.get(daw, (daw,))
+    names: Iterable[str]
+    try:
+        import psutil
+
+        names = (p.info.get("name") or "" for p in psutil.process_iter(["name"]))
+    except ImportError:
+        proc = Path("/proc")
+        if not proc.is_dir():
+            return True
+        found = []
+        for entry in proc.iterdir():
+            if entry.name.isdigit():
+                try:
+                    found.append((entry / "comm").read_text().strip())
+                except OSError:
+                    continue
+        names = found
+    return any(name.lower().startswith(prefixes) for name in names)
+
+
+# -- pending plans -------------------------------------------------------------------------
+def merge_plans(old: Plan, new: Plan) -> Plan:
+    """``old`` with ``new`` on top: a newer edit of the same kind for the same track wins."""
+    keys = {(e.track, e.op) for e in new}
+    merged: list[Edit] = [e for e in old if (e.track, e.op) not in keys]
+    merged.extend(new)
+    return Plan(merged)
+
+
+class MergingPending:
+    """The pending-plan store (:class:`bridge.daw.pending.PendingPlans`), but ``put`` adds to
+    the plan already waiting instead of replacing it: a later save must not throw away
+    edits an earlier one left for "Apply pending plan"."""
+
+    def __init__(self, folder: Path) -> None:
+        from bridge.daw.pending import PendingPlans
+
+        self.store = PendingPlans(folder)
+
+    def get(self, project: str | Path) -> tuple[Plan, dict[str, Any]] | None:
+        return self.store.get(project)
+
+    def take(self, project: str | Path) -> tuple[Plan, dict[str, Any]] | None:
+        return self.store.take(project)
+
+    def discard(self, project: str | Path) -> bool:
+        return self.store.discard(project)
+
+    def path_for(self, project: str | Path) -> Path:
+        return self.store.path_for(project)
+
+    def put(self, project: str | Path, plan: Plan, *, title: str = PENDING_TITLE) -> Path:
+        try:
+            found = self.store.get(project)
+        except PlanError as exc:
+            log.warning("%s; replacing it", exc)
+            found = None
+        merged = merge_plans(found[0], plan) if found else plan
+        return self.store.put(project, merged, title=title)
+
+
+# -- the service -----------------------------------------------------------------------------
+TransportFactory = Callable[[str, Config, Any], "LiveTransport | None"]
+
+
+def default_transport(daw: str, config: Config, pending: Any) -> LiveTransport | None:
+    """The project's own live transport for ``daw``, or None when it is not available.
+    ``pending`` is the pending-plan store edits OSC cannot carry go to."""
+    if daw == "reaper":
+        return _reaper_transport(config, pending)
+    if daw == "ardour":
+        return _ardour_transport(config)
+    return None
+
+
+class ReaperLive:
+    """REAPER's OSC control surface (:class:`bridge.daw.reaper.ReaperOsc`) as a live transport.
+
+    Renames, faders, pans and mutes go over OSC; what OSC cannot carry (colours, takes) is
+    stored as the project's pending plan and REAPER's "Apply pending plan" action is triggered.
+    With ``[reaper] one_undo = true`` the whole Plan goes that way, as one undo step.
+    """
+
+    daw = "reaper"
+
+    def __init__(self, config: Config, pending: Any = None) -> None:
+        from bridge.daw.reaper import ReaperOsc
+
+        self.config = config
+        self.pending = pending
+        self.osc = ReaperOsc(config.reaper_host, config.reaper_port,
+                             config.reaper_feedback_port, timeout_s=config.answer_timeout_s)
+        self.description = (f"REAPER OSC at {config.reaper_host}:{config.reaper_port} "
+                            f"(feedback on 127.0.0.1:{config.reaper_feedback_port})")
+
+    def apply(self, plan: Plan, session: Session) -> str:
+        from bridge.daw.reaper import ReaperNotReachable
+
+        try:
+            # ReaperOsc.apply asks REAPER first (a bank select must bring feedback)
+            report = self.osc.apply(plan, session, pending=self.pending, project=session.path,
+                                    one_undo=self.config.reaper_one_undo)
+        except ReaperNotReachable as exc:
+            raise DawNotAnswering(str(exc)) from None
+        for problem in report.problems:
+            log.warning("%s: %s", session.path.name, problem)
+        return report.summary()
+
+    def close(self) -> None:
+        self.osc.close()
+
+
+class ArdourLive:
+    """Ardour's OSC surface (:class:`bridge.daw.ardour.ArdourOsc`) as a live transport; every
+    edit is read back. The session is not saved for the engineer: that stays their call."""
+
+    daw = "ardour"
+
+    def __init__(self, config: Config) -> None:
+        from bridge.daw.ardour import OscClient
+
+        self.config = config
+        self.description = f"Ardour OSC at {config.ardour_host}:{config.ardour_port}"
+        self._client_type = OscClient
+
+    def answers(self) -> bool:
+        with self._client_type(self.config.ardour_host, self.config.ardour_port) as client:
+            client.send("/set_surface", 0, 31, 16384, 0, 0, 0, 0)
+            try:
+                client.strip_list(timeout_s=self.config.answer_timeout_s)
+            except (TimeoutError, OSError):
+                return False
+        return True
+
+    def apply(self, plan: Plan, session: Session) -> str:
+        from bridge.daw.ardour import ArdourOsc
+
+        if not self.answers():
+            raise DawNotAnswering(f"no answer to /strip/list within "
+                                  f"{self.config.answer_timeout_ms} ms")
+        routes = [(t.guid, t.name) for t in session.tracks]
+        with ArdourOsc(self.config.ardour_host, self.config.ardour_port, routes=routes,
+                       timeout_s=max(1.0, self.config.answer_timeout_s)) as daw:
+            report = daw.apply(plan)
+        for failed in report.failed:
+            log.warning("%s: not applied in Ardour: %s: %s", session.path.name, failed.edit,
+                        failed.detail)
+        if not report.applied:
+            raise RuntimeError("Ardour applied none of the edits")
+        return f"{len(report.applied)} applied and read back, {len(report.failed)} failed"
+
+    def close(self) -> None:
+        pass
+
+
+def _reaper_transport(config: Config, pending: Any) -> LiveTransport | None:
+    try:
+        import bridge.daw.reaper  # noqa: F401
+    except ImportError as exc:
+        log.warning("the REAPER OSC transport is not available (%s); plans are kept pending",
+                    exc)
+        return None
+    return ReaperLive(config, pending)
+
+
+def _ardour_transport(config: Config) -> LiveTransport | None:
+    try:
+        import bridge.daw.ardour  # noqa: F401
+    except ImportError as exc:
+        log.warning("the Ardour OSC transport is not available (%s); plans are kept pending",
+                    exc)
+        return None
+    return ArdourLive(config)
+
+
+class BridgeService:
+    """Watcher + job queue + delivery. ``start()``/``stop()``, or ``run_forever()``.
+
+    ``folders`` overrides ``config.watch_folders``. ``dry_run`` logs Plans and delivers
+    nothing. ``transport_factory`` builds the live transport of a DAW on first use.
+    """
+
+    def __init__(self, config: Config, *, folders: Iterable[str | Path] | None = None,
+                 dry_run: bool = False, spool: bool = True,
+                 transport_factory: TransportFactory | None = None,
+                 job: LabelJob | None = None) -> None:
+        self.config = config
+        self.dry_run = dry_run
+        self.folders = [Path(f) for f in (folders if folders is not None
+                                          else config.watch_folders)]
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.own_writes = OwnWrites()
+        self.memory = job.memory if job is not None else ProposalMemory(config.memory_path)
+        self.job = job or LabelJob(self.memory, config.stems_dir, rename_all=config.rename_all,
+                                   min_confidence=config.min_confidence)
+        self.queue = JobQueue(self._handle)
+        self.watcher = ProjectWatcher(self.folders, self._saved, debounce_s=config.debounce_s,
+                                      recursive=config.recursive, own_writes=self.own_writes,
+                                      ignore=[config.data_dir])
+        self._transport_factory = transport_factory or default_transport
+        self._transports: dict[str, LiveTransport] = {}
+        self._retry_at: dict[str, float] = {}
+        self.pending = MergingPending(config.pending_dir)
+        self._use_spool = spool
+        self._spool: Any = None
+        self.deliveries: deque[Delivery] = deque(maxlen=200)
+        self.errors: deque[tuple[Path, str]] = deque(maxlen=200)
+        self._stop = threading.Event()
+        self._started = False
+        self._delivered = threading.Condition()
+
+    # -- life cycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self.queue.start()
+        self.watcher.start()
+        if self._use_spool:
+            self._start_spool()
+        conf = self.config.min_confidence
+        log.info("bridge running: debounce %d ms, write_closed_projects=%s, rename_all=%s, "
+                 "min_confidence=%s, data in %s%s", self.config.debounce_ms,
+                 self.config.write_closed_projects, self.config.rename_all,
+                 "labeller's own" if conf is None else f"{conf:.2f}", self.config.data_dir,
+                 " (dry run: nothing is delivered)" if self.dry_run else "")
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        log.info("stopping: watcher, jobs, transports")
+        self.watcher.stop()
+        if not self.queue.stop(timeout=60.0):
+            log.warning("the running job did not finish within 60 s")
+        if self._spool is not None:
+            try:
+                self._spool.stop()
+            except Exception:
+                log.exception("stopping the spool loop failed")
+            self._spool = None
+        for transport in self._transports.values():
+            try:
+                transport.close()
+            except Exception:
+                log.exception("closing %s failed", transport.description)
+        self._transports.clear()
+        try:
+            self.job.close()
+        except Exception:
+            log.exception("stopping the label workers failed")
+        self.memory.close()
+        log.info("stopped")
+
+    def __enter__(self) -> BridgeService:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _start_spool(self) -> None:
+        """Serve the DAW-side actions' requests ("Label stems", "Apply pending plan", ...) from
+        the spool folder on a thread of its own."""
+        from bridge.daw.spool import SpoolServer
+
+        server = SpoolServer(self.config.spool_path, pending=self.pending)
+        stop = threading.Event()
+        thread = threading.Thread(target=server.serve, args=(stop,), name="studio-bridge-spool",
+                                  daemon=True)
+        thread.start()
+        self._spool = _SpoolLoop(server, stop, thread)
+        log.info("answering DAW actions in %s", self.config.spool_path)
+
+    def request_stop(self, *_: object) -> None:
+        self._stop.set()
+
+    def run_forever(self) -> None:
+        """Run until SIGINT or SIGTERM (or :meth:`request_stop`), then shut down cleanly."""
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, self._on_signal)
+        self.start()
+        try:
+            while not self._stop.wait(0.5):
+                pass
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        log.info("%s received", signal.Signals(signum).name)
+        self._stop.set()
+
+    # -- for tests and benchmarks ----------------------------------------------------------
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until pending saves are reported and every job is done."""
+        end = time.monotonic() + timeout
+        while True:
+            if not self.watcher.flush(max(0.0, end - time.monotonic())):
+                return False
+            if not self.queue.wait_idle(max(0.0, end - time.monotonic())):
+                return False
+            if self.watcher.flush(0) and not self.queue.busy:
+                return True
+
+    def wait_delivery(self, count: int, timeout: float = 30.0) -> bool:
+        """Wait until at least ``count`` deliveries happened in total."""
+        end = time.monotonic() + timeout
+        with self._delivered:
+            while len(self.deliveries) < count:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._delivered.wait(left)
+        return True
+
+    def process_now(self, project: str | Path, daw: str | None = None) -> None:
+        """Queue a project as if it had just been saved (``studio-bridge watch --scan``)."""
+        from bridge.watch.saves import project_kind
+
+        path = Path(project).resolve()
+        kind = daw or project_kind(path)
+        if kind is None:
+            raise ValueError(f"{path}: not a REAPER or Ardour project")
+        self.queue.submit(path, kind)
+
+    # -- the work ------------------------------------------------------------------------------
+    def _saved(self, path: Path, daw: str) -> None:
+        if not self.queue.submit(path, daw):
+            log.debug("%s: already queued", path.name)
+
+    def _handle(self, path: Path, daw: str) -> None:
+        try:
+            result = self.job.run(path, daw)
+        except Exception as exc:  # never let one project stop the bridge
+            self._job_failed(path, exc)
+            return
+        log.info("%s", result.summary())
+        for guid, problem in result.problems.items():
+            log.info("%s: track %s not analysed: %s", path.name, _track_label(result, guid),
+                     problem)
+        for edit, why in result.dropped:
+            log.debug("%s: not proposed: %s (%s)", path.name, edit, why)
+        if not result.plan:
+            return
+        for edit in result.plan:
+            log.info("%s: propose %s", path.name, edit)
+        if self.dry_run:
+            self._record(Delivery(path, "dry-run", "dry run: nothing delivered",
+                                  len(result.plan), plan=result.plan))
+            return
+        t0 = time.perf_counter()
+        delivery = self.deliver(result)
+        delivery.timings_s = {**result.timings_s, "deliver": time.perf_counter() - t0}
+        if delivery.how != FAILED:
+            self.memory.record(path, result.plan, delivery.how)
+        self._record(delivery)
+
+    def _job_failed(self, path: Path, exc: Exception) -> None:
+        from bridge.session.rpp import RppParseError
+
+        if isinstance(exc, RppParseError):
+            where = f"line {exc.line}" if exc.line is not None else "file"
+            message = (f"{path}: malformed project ({where}: {exc.message}); "
+                       "nothing changed, waiting for the next save")
+            log.error("%s", message)
+        elif isinstance(exc, (OSError, ValueError)):
+            message = f"{path}: cannot read the project: {exc}; waiting for the next save"
+            log.error("%s", message)
+        else:
+            message = f"{path}: job failed: {type(exc).__name__}: {exc}"
+            log.error("%s", message, exc_info=exc)
+        self.errors.append((path, message))
+
+    def _record(self, delivery: Delivery) -> None:
+        with self._delivered:
+            self.deliveries.append(delivery)
+            self._delivered.notify_all()
+
+    def transport(self, daw: str) -> LiveTransport | None:
+        """The live transport of ``daw``, built on first use; a failed build (port in use,
+        module missing) is retried after 30 s rather than on every save."""
+        cached = self._transports.get(daw)
+        if cached is not None:
+            return cached
+        now = time.monotonic()
+        if now < self._retry_at.get(daw, 0.0):
+            return None
+        try:
+            built = self._transport_factory(daw, self.config, self.pending)
+        except Exception as exc:
+            log.warning("no live transport for %s: %s", daw, exc)
+            built = None
+        if built is None:
+            self._retry_at[daw] = now + 30.0
+        else:
+            self._transports[daw] = built
+        return built
+
+    def deliver(self, result: JobResult) -> Delivery:
+        """Apply ``result.plan`` by the delivery rule (module docstring); never raises."""
+        path, plan, session = result.project, result.plan, result.session
+        assert session is not None
+        transport = self.transport(result.daw)
+        if transport is not None:
+            try:
+                account = transport.apply(plan, session)
+            except DawNotAnswering as exc:
+                log.info("%s: %s does not answer (%s)", path.name, transport.description, exc)
+            except Exception as exc:
+                log.error("%s: live apply through %s failed: %s", path.name,
+                          transport.description, exc)
+            else:
+                log.info("%s: %d edit(s) applied live through %s (%s)", path.name,
+                         len(plan), transport.description, account)
+                return Delivery(path, LIVE, account, len(plan), plan=plan)
+        if self.config.write_closed_projects and result.daw != "reaper":
+            log.info("%s: %s project files are not written by the bridge", path.name, result.daw)
+        elif self.config.write_closed_projects:
+            if daw_running(result.daw):
+                log.info("%s: %s is running (the project may be open): not writing the file",
+                         path.name, result.daw)
+            else:
+                try:
+                    detail = self._write_project(result)
+                except Exception as exc:
+                    log.error("%s: writing the project file failed: %s; keeping it pending",
+                              path.name, exc)
+                else:
+                    log.info("%s: %s", path.name, detail)
+                    return Delivery(path, WRITTEN, detail, len(plan), plan=plan)
+        try:
+            where, total = self._keep_pending(result)
+        except Exception as exc:
+            log.error("%s: could not store the pending plan: %s", path.name, exc)
+            return Delivery(path, FAILED, str(exc), len(plan), plan=plan)
+        detail = f"kept pending in {where} ({total} edit(s) waiting for 'Apply pending plan')"
+        log.info("%s: %s", path.name, detail)
+        return Delivery(path, PENDING, detail, len(plan), plan=plan)
+
+    def _keep_pending(self, result: JobResult) -> tuple[Path, int]:
+        """Merge the Plan into what already waits for this project; (where, edits waiting)."""
+        where = self.pending.put(result.project, result.plan)
+        found = self.pending.get(result.project)
+        return Path(where), len(found[0]) if found else len(result.plan)
+
+    def _write_project(self, result: JobResult) -> str:
+        """Write the Plan into the closed project file; the bridge's own write is remembered
+        so the watcher does not take it for a save."""
+        if result.daw != "reaper":
+            raise RuntimeError(f"writing {result.daw} project files is not supported")
+        from bridge.daw.rpp_file import apply_plan
+        from bridge.session import rpp
+        from bridge.session.project_file import read_with_fingerprint, safe_write
+
+        path = result.project
+        data, fingerprint = read_with_fingerprint(path)
+        if fingerprint.sha256 != result.sha256:
+            raise RuntimeError("the project changed on disk after it was analysed")
+        doc = rpp.parse(data, source=str(path))
+        applied = apply_plan(doc, result.plan, path.parent)
+        new = doc.to_bytes()
+        for edit, why in applied.skipped:
+            log.info("%s: not written: %s (%s)", path.name, edit, why)
+        if new == data:
+            return "nothing to write"
+        self.own_writes.remember(path, new)
+        backup = safe_write(path, new, fingerprint)
+        # the new content is what is processed now, so the watcher's echo is a no-op too
+        from bridge.watch.saves import content_hash
+
+        self.memory.set_project_sha(path, content_hash(new))
+        return (f"{len(applied.applied)} edit(s) written into the project file "
+                f"(backup {backup}); {len(applied.skipped)} left for the DAW")
+
+
+@dataclass
+class _SpoolLoop:
+    server: Any
+    stop_event: threading.Event
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(5.0)
+
+
+def _track_label(result: JobResult, guid: str) -> str:
+    if result.session is not None:
+        try:
+            track = result.session.track(guid)
+            return f"{track.index + 1} {track.name!r}"
+        except KeyError:
+            pass
+    return guid
+

@@ -1,0 +1,560 @@
+"""The work a save triggers: a one-worker job queue and the incremental labelling job.
+
+:class:`JobQueue` runs jobs one at a time on its own thread; a project submitted while it is
+still waiting is not queued twice, so a burst of saves yields one job per project.
+
+:class:`LabelJob` is one pass over a saved project:
+
+1. skip when the file's bytes are the ones already processed;
+2. load the Session; find tracks whose audio is new or changed (a fingerprint of each track's
+   items and their source files' size and modification time), so an untouched 4-minute stem
+   is never rendered or analysed again;
+3. give the label assistant a stem for those tracks only: the source file itself when the
+   track simply plays one whole file (most dragged-in stems: nothing to render, and a label
+   does not depend on level), else a dry, pre-fader render of the track;
+4. drop edits below ``min_confidence``, edits the session already shows, and edits this
+   project was already offered (:class:`ProposalMemory`), so nothing is proposed twice.
+
+The memory lives in SQLite (``<data_dir>/watch.sqlite``) and survives restarts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bridge.plan import Edit, Plan, RenameTrack, SetColor, SetMute, SetPan, SetVolume
+from bridge.session.model import Session, Track
+
+log = logging.getLogger("bridge.watch")
+
+
+# -- the queue ---------------------------------------------------------------------------------
+class JobQueue:
+    """Run ``handler(path, daw)`` for submitted projects on one worker thread, in order.
+
+    A project already waiting is not added again (its latest save is what the job reads). A
+    project submitted while its job runs is queued once more, since the file changed under it.
+    Exceptions from the handler are logged; the worker keeps going.
+    """
+
+    def __init__(self, handler: Callable[[Path, str], Any], *,
+                 name: str = "studio-bridge-jobs") -> None:
+        self._handler = handler
+        self._name = name
+        self._cond = threading.Condition()
+        self._waiting: dict[Path, str] = {}
+        self._running: Path | None = None
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self.done = 0
+        self.failed = 0
+        self.coalesced = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stopped = False
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+
+    def submit(self, path: Path, daw: str) -> bool:
+        """Queue a job; False when the project was already waiting (coalesced)."""
+        with self._cond:
+            if self._stopped:
+                return False
+            if path in self._waiting:
+                self.coalesced += 1
+                return False
+            self._waiting[path] = daw
+            self._cond.notify_all()
+            return True
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Finish the running job, drop the waiting ones; False if the worker did not end."""
+        with self._cond:
+            self._stopped = True
+            dropped = len(self._waiting)
+            self._waiting.clear()
+            self._cond.notify_all()
+        if dropped:
+            log.info("stopping: %d waiting job(s) dropped", dropped)
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        alive = self._thread.is_alive()
+        self._thread = None
+        return not alive
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no job is waiting or running; False on timeout."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while self._waiting or self._running is not None:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.05))
+        return True
+
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return bool(self._waiting) or self._running is not None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._waiting and not self._stopped:
+                    self._cond.wait()
+                if self._stopped:
+                    return
+                path = next(iter(self._waiting))
+                daw = self._waiting.pop(path)
+                self._running = path
+            try:
+                self._handler(path, daw)
+                self.done += 1
+            except Exception:
+                self.failed += 1
+                log.exception("job for %s failed", path)
+            finally:
+                with self._cond:
+                    self._running = None
+                    self._cond.notify_all()
+
+
+# -- what was already done -----------------------------------------------------------------
+def edit_value(edit: Edit) -> str:
+    """What an edit sets, as comparable text (the reason and figures are left out)."""
+    data = edit.to_dict()
+    for key in ("track", "track_name", "reason", "figures", "op"):
+        data.pop(key, None)
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+class ProposalMemory:
+    """Per project: the file content last processed, each track's audio fingerprint, and every
+    edit already proposed. SQLite, safe to share between threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10.0)
+        with self._lock, self._db:
+            self._db.executescript(
+                """
+                PRAGMA journal_mode=WAL;
+                CREATE TABLE IF NOT EXISTS projects (
+                    project TEXT PRIMARY KEY, sha256 TEXT NOT NULL, processed_at REAL);
+                CREATE TABLE IF NOT EXISTS tracks (
+                    project TEXT, track TEXT, fingerprint TEXT NOT NULL,
+                    PRIMARY KEY (project, track));
+                CREATE TABLE IF NOT EXISTS proposals (
+                    project TEXT, track TEXT, op TEXT, value TEXT NOT NULL,
+                    proposed_at REAL, delivery TEXT,
+                    PRIMARY KEY (project, track, op));
+                """
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def project_sha(self, project: Path) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT sha256 FROM projects WHERE project=?",
+                                   (str(project),)).fetchone()
+        return row[0] if row else None
+
+    def set_project_sha(self, project: Path, sha: str) -> None:
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO projects VALUES (?,?,?)",
+                             (str(project), sha, time.time()))
+
+    def fingerprints(self, project: Path) -> dict[str, str]:
+        with self._lock:
+            rows = self._db.execute("SELECT track, fingerprint FROM tracks WHERE project=?",
+                                    (str(project),)).fetchall()
+        return dict(rows)
+
+    def set_fingerprints(self, project: Path, prints: dict[str, str]) -> None:
+        with self._lock, self._db:
+            self._db.executemany("INSERT OR REPLACE INTO tracks VALUES (?,?,?)",
+                                 [(str(project), t, f) for t, f in prints.items()])
+
+    def was_proposed(self, project: Path, edit: Edit) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM proposals WHERE project=? AND track=? AND op=?",
+                (str(project), edit.track, edit.op)).fetchone()
+        return row is not None and row[0] == edit_value(edit)
+
+    def record(self, project: Path, plan: Iterable[Edit], delivery: str) -> None:
+        now = time.time()
+        with self._lock, self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO proposals VALUES (?,?,?,?,?,?)",
+                [(str(project), e.track, e.op, edit_value(e), now, delivery) for e in plan])
+
+    def forget(self, project: Path) -> None:
+        with self._lock, self._db:
+            for table in ("projects", "tracks", "proposals"):
+                self._db.execute(f"DELETE FROM {table} WHERE project=?", (str(project),))
+
+
+# -- fingerprints --------------------------------------------------------------------------
+def track_fingerprint(track: Track) -> str | None:
+    """A short hash of what a track plays: its items' placement and each source file's
+    identity (path, size, modification time). None for a track without audio items.
+
+    Fader, pan, name, colour and where items sit on the timeline are left out on purpose:
+    they do not change what the track *is*, so moving a fader or sliding an item along never
+    triggers a new analysis.
+    """
+    parts: list[Any] = []
+    for item in track.items:
+        source = item.source
+        if source is None or not source.is_audio:
+            continue
+        stat: tuple[int, int] | None = None
+        if source.path is not None:
+            try:
+                st = source.path.stat()
+                stat = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                stat = None
+        parts.append((
+            round(item.length_s, 6), round(item.source_offset_s, 6),
+            round(item.fade_in_s, 4), round(item.fade_out_s, 4), item.mute,
+            round(item.playrate, 6), source.kind, str(source.path or source.file), stat,
+        ))
+    if not parts:
+        return None
+    return hashlib.sha1(json.dumps(parts, default=str).encode()).hexdigest()[:20]
+
+
+DIRECT_COVERAGE = 0.9
+"""A lone item that plays at least this share of its source file labels as the file itself."""
+
+
+def direct_stem(track: Track) -> Path | None:
+    """The source file that *is* this track's audio, when nothing needs rendering to hear
+    what the track is: one unmuted audio item at normal speed with both channels, playing at
+    least :data:`DIRECT_COVERAGE` of its file. None otherwise (render the stem)."""
+    audio = [i for i in track.items if i.source is not None and i.source.kind != "MIDI"]
+    if len(audio) != 1 or len(track.items) != 1:
+        return None
+    item = audio[0]
+    source = item.source
+    if (source is None or not source.is_audio or not source.exists or item.mute
+            or abs(item.playrate - 1.0) > 1e-6 or getattr(item, "channel_mode", 0) != 0):
+        return None
+    try:
+        import soundfile as sf
+
+        duration = sf.info(str(source.path)).duration
+    except Exception:  # unreadable header: the renderer reports it properly
+        return None
+    if duration <= 0:
+        return None
+    played = min(item.length_s, max(0.0, duration - item.source_offset_s))
+    return source.path if played >= DIRECT_COVERAGE * duration else None
+
+
+def already_in_session(edit: Edit, track: Track) -> bool:
+    """True when the session already shows what the edit would set."""
+    if isinstance(edit, RenameTrack):
+        return track.name == edit.name
+    if isinstance(edit, SetColor):
+        return (track.color or "").lower() == edit.color.lower()
+    if isinstance(edit, SetVolume):
+        return abs(track.volume_db - edit.volume_db) < 0.05
+    if isinstance(edit, SetPan):
+        return abs(track.pan - edit.pan) < 0.005
+    if isinstance(edit, SetMute):
+        return track.mute == edit.mute
+    return False
+
+
+# -- the job -------------------------------------------------------------------------------
+Loader = Callable[[Path], Session]
+Renderer = Callable[..., Any]
+Planner = Callable[..., Plan]
+
+
+@dataclass
+class JobResult:
+    """What one job found and decided. ``plan`` holds only edits worth proposing now."""
+
+    project: Path
+    daw: str
+    session: Session | None = None
+    plan: Plan = field(default_factory=Plan)
+    changed: list[str] = field(default_factory=list)
+    """GUIDs of tracks whose audio was new or changed (rendered and labelled)."""
+    skipped: str | None = None
+    """Why nothing was analysed (unchanged file, no new audio), or None."""
+    dropped: list[tuple[Edit, str]] = field(default_factory=list)
+    """Edits the assistant made that are not proposed, with why."""
+    problems: dict[str, str] = field(default_factory=dict)
+    """Track GUID -> why it could not be analysed (missing media, MIDI only, ...)."""
+    timings_s: dict[str, float] = field(default_factory=dict)
+    sha256: str = ""
+    direct: int = 0
+    """How many of the changed tracks were labelled from their source file (no render)."""
+
+    def summary(self) -> str:
+        name = self.project.name
+        if self.skipped:
+            return f"{name}: {self.skipped}"
+        tracks = len(self.session.tracks) if self.session else 0
+        took = sum(self.timings_s.values())
+        return (f"{name}: {tracks} tracks, {len(self.changed)} new/changed analysed "
+                f"({self.direct} straight from their file), "
+                f"{len(self.plan)} edit(s) to propose, {len(self.dropped)} dropped, "
+                f"{len(self.problems)} problem(s), {took:.2f} s")
+
+
+def _default_loader(daw: str) -> Loader:
+    if daw == "reaper":
+        from bridge.session.rpp_session import load_session
+        return load_session
+    if daw == "ardour":
+        try:
+            from bridge.session.ardour import load_session as load_ardour
+        except ImportError as exc:
+            raise RuntimeError(f"Ardour sessions cannot be read yet: {exc}") from None
+        return load_ardour
+    raise ValueError(f"unknown DAW {daw!r}")
+
+
+def _default_renderer() -> Renderer:
+    from bridge.audio.render import render_stems
+    return render_stems
+
+
+def _default_planner() -> Planner:
+    try:
+        import bridge.assist.label  # noqa: F401
+    except ImportError as exc:
+        raise RuntimeError(f"the label assistant is not available: {exc}") from None
+    return ParallelPlanner()
+
+
+def _label_chunk(session: Session, stems: dict[str, Path], rename_all: bool,
+                 min_confidence: float | None) -> list[Any]:
+    """Worker side of :class:`ParallelPlanner`: label some of the session's stems."""
+    from bridge.assist.label import label_tracks
+
+    return label_tracks(session, stems, rename_all=rename_all, min_confidence=min_confidence)
+
+
+class ParallelPlanner:
+    """``plan_labels`` with the labelling spread over worker processes.
+
+    Labelling is the costly part of a cold session (about half a second per 4-minute stem on
+    one core); names and colours are then decided once over all labels, exactly as
+    ``plan_labels`` does (``plan_from_labels(label_tracks(...))``), so numbering ("Gtr 1",
+    "Gtr 2") does not depend on how the work was split. Few stems (a save that changed one or
+    two) are labelled in-process: starting work elsewhere would only add latency. The worker
+    pool starts on first use and lives until :meth:`close`.
+    """
+
+    def __init__(self, workers: int | None = None, min_parallel: int = 4) -> None:
+        import os
+
+        self.workers = max(1, workers if workers is not None else min(4, os.cpu_count() or 1))
+        self.min_parallel = min_parallel
+        self._pool: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self, session: Session, stems: dict[str, Path], *, rename_all: bool = False,
+                 min_confidence: float | None = None) -> Plan:
+        from bridge.assist.label import label_tracks, plan_from_labels
+
+        if self.workers < 2 or len(stems) < self.min_parallel:
+            labels = label_tracks(session, stems, rename_all=rename_all,
+                                  min_confidence=min_confidence)
+            return plan_from_labels(labels, session)
+        guids = list(stems)
+        chunks = [{g: stems[g] for g in guids[i::self.workers]} for i in range(self.workers)]
+        pool = self._get_pool()
+        futures = [pool.submit(_label_chunk, session, chunk, rename_all, min_confidence)
+                   for chunk in chunks if chunk]
+        best: dict[str, Any] = {}
+        for future in futures:
+            for label in future.result():
+                guid = label.track.guid
+                if label.result is not None or guid not in best:
+                    best[guid] = label
+        # in track order, with the session's own Track objects (names, colours as saved)
+        by_guid = {t.guid: t for t in session.tracks}
+        labels = [type(lab)(by_guid[g], lab.result, lab.error)
+                  for g, lab in sorted(best.items(), key=lambda kv: by_guid[kv[0]].index)]
+        return plan_from_labels(labels, session)
+
+    def _get_pool(self) -> Any:
+        with self._lock:
+            if self._pool is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                # spawn: the bridge runs threads (watcher, OSC), which fork does not copy safely
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=context,
+                                                 initializer=_warm_worker)
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+
+
+def _warm_worker() -> None:
+    """Load the labeller and its model once per worker, not per stem."""
+    try:
+        from bridge.assist.labeller.model import load_model
+
+        load_model()
+    except Exception:  # reported properly when the first stem is labelled
+        pass
+
+
+def stems_folder(root: Path, project: Path) -> Path:
+    """Where a project's stems go: one folder per project path under ``root``."""
+    tag = hashlib.sha1(str(project).encode()).hexdigest()[:10]
+    return root / f"{project.stem}-{tag}"
+
+
+class LabelJob:
+    """The incremental labelling pass for one saved project (see the module docstring).
+
+    ``load``, ``render`` and ``plan`` default to the project's own session reader, stem
+    renderer and label assistant; they are parameters so each step can be measured alone.
+    """
+
+    def __init__(self, memory: ProposalMemory, stems_root: str | Path, *,
+                 rename_all: bool = False, min_confidence: float | None = None,
+                 load: Callable[[str], Loader] | None = None,
+                 render: Renderer | None = None, plan: Planner | None = None) -> None:
+        self.memory = memory
+        self.stems_root = Path(stems_root)
+        self.rename_all = rename_all
+        self.min_confidence = min_confidence
+        self._load = load or _default_loader
+        self._render = render
+        self._plan = plan
+
+    def close(self) -> None:
+        """Stop worker processes the planner started (if any)."""
+        closer = getattr(self._plan, "close", None)
+        if callable(closer):
+            closer()
+
+    def run(self, project: Path, daw: str, *, force: bool = False) -> JobResult:
+        """Process one save. Raises what the session reader raises on a malformed project."""
+        project = Path(project).resolve()
+        result = JobResult(project, daw)
+        t0 = time.perf_counter()
+        data = project.read_bytes()
+        result.sha256 = hashlib.sha256(data).hexdigest()
+        if not force and self.memory.project_sha(project) == result.sha256:
+            result.skipped = "unchanged since it was last processed"
+            return result
+
+        session = self._load(daw)(project)
+        result.session = session
+        t1 = time.perf_counter()
+        result.timings_s["load"] = t1 - t0
+
+        known = {} if force else self.memory.fingerprints(project)
+        prints: dict[str, str] = {}
+        for track in session.tracks:
+            fp = track_fingerprint(track)
+            if fp is None:
+                continue
+            prints[track.guid] = fp
+            if known.get(track.guid) != fp:
+                result.changed.append(track.guid)
+        if not result.changed:
+            result.skipped = "no new or changed audio"
+            self.memory.set_fingerprints(project, prints)
+            self.memory.set_project_sha(project, result.sha256)
+            return result
+
+        stems: dict[str, Path] = {}
+        to_render: list[str] = []
+        for guid in result.changed:
+            direct = direct_stem(session.track(guid))
+            if direct is not None:
+                stems[guid] = direct
+            else:
+                to_render.append(guid)
+        result.direct = len(stems)
+        if to_render:
+            render = self._render or _default_renderer()
+            out = stems_folder(self.stems_root, project)
+            report = render(session, out, tracks=to_render, pre_fader=True, mix=False)
+            result.problems.update(report.problems)
+            stems.update({guid: Path(p) for guid, p in report.stems.items()})
+        t2 = time.perf_counter()
+        result.timings_s["render"] = t2 - t1
+
+        plan = Plan()
+        if stems:
+            if self._plan is None:
+                self._plan = _default_planner()
+            planner = self._plan
+            extra = {} if self.min_confidence is None else {"min_confidence": self.min_confidence}
+            plan = planner(session, stems, rename_all=self.rename_all, **extra)
+        result.timings_s["label"] = time.perf_counter() - t2
+
+        result.plan = self._filter(project, session, plan, result.dropped)
+        # a track that failed to render is tried again on the next save
+        self.memory.set_fingerprints(
+            project, {g: f for g, f in prints.items() if g not in result.problems})
+        self.memory.set_project_sha(project, result.sha256)
+        return result
+
+    def _filter(self, project: Path, session: Session, plan: Plan,
+                dropped: list[tuple[Edit, str]]) -> Plan:
+        kept = Plan()
+        low_tracks: set[str] = set()
+        for edit in plan:
+            conf = edit.figures.get("confidence") if edit.figures else None
+            if (self.min_confidence is not None and isinstance(conf, (int, float))
+                    and conf < self.min_confidence):
+                dropped.append((edit, f"confidence {conf:.2f} < {self.min_confidence:.2f}"))
+                low_tracks.add(edit.track)
+                continue
+            try:
+                track = session.track(edit.track)
+            except KeyError:
+                dropped.append((edit, "track no longer in the session"))
+                continue
+            if already_in_session(edit, track):
+                dropped.append((edit, "the session already shows it"))
+                continue
+            if self.memory.was_proposed(project, edit):
+                dropped.append((edit, "already proposed for this project"))
+                continue
+            kept.add(edit)
+        if low_tracks:
+            # a colour without its rename would say something the label does not back up
+            for edit in list(kept):
+                if edit.track in low_tracks and isinstance(edit, SetColor):
+                    kept.edits.remove(edit)
+                    dropped.append((edit, "its track's label is below min_confidence"))
+        return kept

@@ -67,10 +67,6 @@ _BACKING_NAME = re.compile(
 )
 
 
-class AnalysisUnavailable(RuntimeError):
-    """The loudness/spectrum analysis modules this assistant builds on are not installed."""
-
-
 # ---------------------------------------------------------------------------------------- targets
 
 
@@ -192,12 +188,8 @@ class StemLoudness:
 
 def default_meter() -> ShortTermMeter:
     """The project's short-term meter (:func:`bridge.analysis.loudness.short_term_lufs`)."""
-    try:
-        from bridge.analysis.loudness import short_term_lufs
-    except ImportError as exc:
-        raise AnalysisUnavailable(
-            "bridge.analysis.loudness.short_term_lufs is not available; pass meter= explicitly"
-        ) from exc
+    from bridge.analysis.loudness import short_term_lufs
+
     return short_term_lufs
 
 
@@ -609,8 +601,6 @@ def measure_stems(stems: Mapping[str, str | Path | np.ndarray], session: Session
                 samples, stem_rate = np.asarray(stem), rate
             series = short_term_series(samples, int(stem_rate), meter)
         except (RuntimeError, ValueError, OSError) as exc:
-            if isinstance(exc, AnalysisUnavailable):
-                raise
             problems[guid] = f"{stem}: {exc}"
             continue
         gain = faders.get(guid, 0.0) if stems_include_fader else 0.0

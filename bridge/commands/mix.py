@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -40,7 +39,7 @@ def command(project: str, dry_run: bool, as_json: bool, max_move_db: float | Non
     """
     import tempfile
 
-    from bridge.assist.mix import AnalysisUnavailable
+    from bridge.assist.pipeline import PipelineError, mix_session, read_labels
     from bridge.commands._common import load_project_or_exit
 
     session = load_project_or_exit(project)
@@ -52,10 +51,11 @@ def command(project: str, dry_run: bool, as_json: bool, max_move_db: float | Non
         raise click.ClickException(str(exc)) from None
     with tempfile.TemporaryDirectory(prefix="studio-bridge-mix-") as tmp:
         try:
-            outcome = run_mix(session, Path(tmp), targets=targets, max_move_db=max_move_db,
-                              headroom_db=headroom_db, labels_file=labels_file,
-                              levels=not no_levels, eq=not no_eq)
-        except AnalysisUnavailable as exc:
+            labels = read_labels(labels_file, session) if labels_file else None
+            outcome = mix_session(session, Path(tmp), targets=targets, max_move_db=max_move_db,
+                                  headroom_db=headroom_db, labels=labels,
+                                  levels=not no_levels, eq=not no_eq)
+        except PipelineError as exc:
             raise click.ClickException(str(exc)) from None
         if report_path:
             from bridge.report.html import mix_report
@@ -90,88 +90,3 @@ def command(project: str, dry_run: bool, as_json: bool, max_move_db: float | Non
         first = result.skipped[0][1]
         click.echo(f"{len(result.skipped)} edit(s) ({', '.join(ops)}) not written to the copy: "
                    f"{first}. --save-plan keeps them for a live apply.", err=True)
-
-
-class MixOutcome:
-    """Everything one run decided and measured (the report draws from this)."""
-
-    def __init__(self) -> None:
-        from bridge.plan import Plan
-
-        self.plan = Plan()
-        self.levels = None  # StarterMix
-        self.eq: dict = {}  # guid -> TrackEq
-        self.labels: dict[str, str] = {}
-        self.label_evidence: dict[str, str] = {}
-        self.problems: dict[str, str] = {}
-        self.notes: list[str] = []
-
-
-def read_labels(path: str, session) -> dict[str, str]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise click.ClickException(f"{path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise click.ClickException(f"{path}: expected a JSON object of track -> class")
-    by_name = {t.name: t.guid for t in session.tracks}
-    labels = {}
-    for key, value in data.items():
-        guid = key if key in {t.guid for t in session.tracks} else by_name.get(key)
-        if guid is None:
-            raise click.ClickException(f"{path}: no track {key!r} in {session.path.name}")
-        labels[guid] = str(value)
-    return labels
-
-
-def run_mix(session, stems_dir: Path, *, targets=None, max_move_db=None, headroom_db=None,
-            labels_file: str | None = None, levels: bool = True, eq: bool = True
-            ) -> MixOutcome:
-    """Render, label, measure, decide: the whole ``mix`` pipeline without printing."""
-    import numpy as np
-    import soundfile as sf
-
-    from bridge.assist.eq import suggest_eq
-    from bridge.assist.mix import measure_stems, mix_peak_dbfs, starter_mix
-    from bridge.audio.render import render_stems
-
-    outcome = MixOutcome()
-    report = render_stems(session, stems_dir, mix=False)
-    outcome.problems.update(report.problems)
-    stems = dict(report.stems)
-    if labels_file:
-        outcome.labels = read_labels(labels_file, session)
-    else:
-        try:
-            from bridge.assist.labeller import label_file
-        except ImportError:
-            raise click.ClickException("no labeller installed: pass --labels FILE.json") from None
-        for track in session.tracks:
-            if track.guid in stems:
-                try:
-                    result = label_file(stems[track.guid], track.name)
-                except Exception as exc:  # the labeller's own errors name file and reason
-                    raise click.ClickException(
-                        f"labelling {track.name!r} failed: {exc} (or pass --labels FILE.json)"
-                    ) from None
-                outcome.labels[track.guid] = result.label
-                outcome.label_evidence[track.guid] = f"{result.label} ({result.confidence:.2f})"
-    gains: dict[str, float] = {}
-    if levels:
-        measures, problems = measure_stems(stems, session)
-        outcome.problems.update(problems)
-        outcome.levels = starter_mix(
-            session, outcome.labels, measures, targets=targets, max_move_db=max_move_db,
-            headroom_peak_dbfs=headroom_db, mix_peak=lambda g: mix_peak_dbfs(stems, g))
-        outcome.plan.extend(outcome.levels.plan)
-        outcome.notes.extend(outcome.levels.notes)
-        gains = {t.guid: t.move_db for t in outcome.levels.tracks}
-    if eq:
-        arrays = {}
-        for guid, path in stems.items():
-            data, _ = sf.read(str(path), dtype="float32", always_2d=True)
-            arrays[guid] = np.asarray(data)
-        eq_plan, outcome.eq = suggest_eq(session, outcome.labels, arrays, report.sample_rate,
-                                         gains_db=gains, targets=targets)
-        outcome.plan.extend(eq_plan)
-    return outcome

@@ -150,7 +150,7 @@ def loudness_svg(rows: Sequence[Any]) -> str:
 
 
 def mix_report(session: Any, outcome: Any) -> str:
-    """The report for one ``studio-bridge mix`` run (a ``bridge.commands.mix.MixOutcome``)."""
+    """The report for one mix run (a :class:`bridge.assist.pipeline.MixOutcome`)."""
     esc = html.escape
     out = ["<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
            f"<title>Starter mix: {esc(session.path.name)}</title><style>{CSS}</style></head>",

@@ -102,8 +102,24 @@ def comb(f0: float, harmonics: int = 8) -> str:
 ROWS: list[tuple[str, str, float, float, float]] = []
 
 
+def align(out: np.ndarray, ref: np.ndarray, max_lag: int = 8192) -> np.ndarray:
+    """Undo an external tool's delay (and length change) so SI-SDR compares like with like."""
+    a = ref if ref.ndim == 1 else ref.mean(axis=1)
+    b = out if out.ndim == 1 else out.mean(axis=1)
+    n = 1 << int(np.ceil(np.log2(len(a) + len(b))))
+    corr = np.fft.irfft(np.fft.rfft(b, n) * np.conj(np.fft.rfft(a, n)), n)
+    lags = np.concatenate([corr[: max_lag + 1], corr[-max_lag:]])
+    lag = int(np.argmax(lags))
+    lag = lag if lag <= max_lag else lag - len(lags)
+    shifted = out[lag:] if lag >= 0 else np.concatenate([np.zeros((-lag,) + out.shape[1:]), out])
+    if len(shifted) < len(ref):
+        shifted = np.concatenate([shifted, np.zeros((len(ref) - len(shifted),) + out.shape[1:])])
+    return shifted[: len(ref)]
+
+
 def row(case: str, tool: str, clean: np.ndarray, damaged: np.ndarray, out: np.ndarray,
         seconds: float, duration: float) -> None:
+    out = align(out, damaged)
     ROWS.append((case, tool, si_sdr_db(clean, damaged), si_sdr_db(clean, out),
                  duration / max(seconds, 1e-9)))
     print(f"{case:34s} {tool:22s} in {ROWS[-1][2]:6.2f}  out {ROWS[-1][3]:6.2f} dB  "

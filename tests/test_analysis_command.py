@@ -125,3 +125,17 @@ def test_project_stems_and_mix(tmp_path: Path) -> None:
     mix = by_name["mix"]["integrated_lufs"]
     expected = 20 * math.log10(10 ** (-20 / 20) + 10 ** (-30 / 20))  # in-phase tones add
     assert abs(mix - expected) < 0.2
+
+
+def test_project_without_the_renderer_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    rpp = tmp_path / "song.RPP"
+    rpp.write_text('<REAPER_PROJECT 0.1 "7.0" 1\n>\n')
+    good = _tone(tmp_path / "good.wav")
+    monkeypatch.setitem(sys.modules, "bridge.audio.render", None)  # import now fails
+    result = _run(["--json", str(rpp), str(good)], tmp_path)
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert "cannot render projects" in data[0]["error"]
+    assert "error" not in data[1]

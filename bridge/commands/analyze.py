@@ -113,7 +113,7 @@ def command(files: tuple[str, ...], as_json: bool, no_cache: bool,
 
         try:
             cache = AnalysisCache(cache_dir)
-        except (OSError, Exception) as exc:  # an unusable cache must not stop the analysis
+        except Exception as exc:  # an unusable cache (read-only home, bad file) must not stop it
             click.echo(f"warning: cache unavailable ({exc}); measuring without it", err=True)
     entries: list[dict[str, Any]] = []
     failed = False

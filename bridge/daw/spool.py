@@ -58,10 +58,10 @@ DAWS = {"reaper": (".rpp", "a REAPER project (.rpp)", GUID_RE, "GUID"),
 HEARTBEAT_FILE = "bridge.json"
 
 HANDLER_MODULES: dict[str, str] = {
-    "label": "bridge.assist.label",
-    "starter_mix": "bridge.assist.mix",
-    "suggest_eq": "bridge.assist.eq",
-    "cleanup": "bridge.assist.cleanup",
+    "label": "bridge.assist.actions",
+    "starter_mix": "bridge.assist.actions",
+    "suggest_eq": "bridge.assist.actions",
+    "cleanup": "bridge.assist.actions",
 }
 """Action -> the module that registers its handler (imported when the action is first used)."""
 

@@ -1,11 +1,13 @@
 """``studio-bridge demo PROJECT``: the main job on one session, start to finish, as a tour.
 
-Loads the session, renders its stems, measures them, and prints what each step found. It
-never modifies the project: anything it would change goes into a copy under ``--out``.
+Copies the session into ``--out``, then: renders its stems, measures them, labels every track,
+decides starter levels and EQ, writes the HTML report, and applies the whole Plan to the copy
+(atomic replace, with a backup). The original project is never touched.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import click
@@ -13,46 +15,84 @@ import click
 from bridge.commands._common import fmt_db, load_project_or_exit, table
 
 
-def _levels(path: Path) -> tuple[float, float]:
-    """Sample peak and RMS of a stem, dBFS."""
-    import numpy as np
-    import soundfile as sf
-
-    from bridge.session.model import gain_to_db
-
-    data, _ = sf.read(str(path), always_2d=True)
-    peak = float(np.max(np.abs(data))) if data.size else 0.0
-    rms = float(np.sqrt(np.mean(data**2))) if data.size else 0.0
-    return gain_to_db(peak), gain_to_db(rms)
+def _step(number: int, text: str) -> None:
+    click.secho(f"\n{number}. {text}", bold=True)
 
 
 @click.command("demo")
-@click.argument("project", type=click.Path(exists=True))
+@click.argument("project", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/demo",
-              show_default=True, help="Where stems, the report and the mixed copy go.")
+              show_default=True, help="Where the session copy, stems, Plan and report go.")
 def command(project: str, out_dir: str) -> None:
-    """Run the main job on PROJECT and show every step."""
+    """Run the main job on (a copy of) PROJECT and show every step."""
+    from bridge.analysis.measure import measure_file
+    from bridge.assist.label import label_tracks, plan_from_labels, wants_rename
+    from bridge.assist.pipeline import mix_session
     from bridge.audio.render import render_stems
+    from bridge.daw.rpp_file import apply_plan_to_file
+    from bridge.plan import Plan
+    from bridge.report.html import mix_report
 
     out = Path(out_dir)
-    session = load_project_or_exit(project)
-    click.secho(f"1. Session: {session.path.name} ({session.daw}, {len(session.tracks)} tracks)",
-                bold=True)
+    source = Path(project).resolve()
+    copy_dir = out / "session"
+    if copy_dir.exists():
+        shutil.rmtree(copy_dir)
+    shutil.copytree(source.parent, copy_dir, ignore=shutil.ignore_patterns(".studio-bridge"))
+    copy = copy_dir / source.name
+    session = load_project_or_exit(copy)
+
+    _step(1, f"Session {source.name} ({session.daw}, {len(session.tracks)} tracks), "
+             f"copied to {copy_dir}")
     rows = [[t.index + 1, t.name or "(unnamed)", fmt_db(t.volume_db), f"{t.pan:+.2f}",
              len(t.items)] for t in session.tracks]
     click.echo(table(rows, ["#", "track", "fader dB", "pan", "items"]))
 
-    click.secho(f"\n2. Stems rendered offline into {out / 'stems'}", bold=True)
+    _step(2, f"Stems rendered offline (dry, post-fader) into {out / 'stems'}")
     report = render_stems(session, out / "stems")
     rows = []
     for t in session.tracks:
-        if t.guid in report.stems:
-            peak, rms = _levels(report.stems[t.guid])
-            rows.append([t.index + 1, t.name, fmt_db(peak), fmt_db(rms),
-                         report.stems[t.guid].name])
-        else:
-            rows.append([t.index + 1, t.name, "-", "-", report.problems.get(t.guid, "")])
-    click.echo(table(rows, ["#", "track", "peak dBFS", "RMS dBFS", "stem"]))
+        if t.guid not in report.stems:
+            rows.append([t.index + 1, t.name, "-", "-", "-", report.problems.get(t.guid, "")])
+            continue
+        m = measure_file(report.stems[t.guid])
+        rows.append([t.index + 1, t.name, fmt_db(m.integrated_lufs), fmt_db(m.short_term_max_lufs),
+                     fmt_db(m.true_peak_dbtp), report.stems[t.guid].name])
+    click.echo(table(rows, ["#", "track", "LUFS", "ST max", "dBTP", "stem"]))
     if report.mix:
-        peak, rms = _levels(report.mix)
-        click.echo(f"mix: peak {fmt_db(peak)} dBFS, RMS {fmt_db(rms)} dBFS")
+        m = measure_file(report.mix)
+        click.echo(f"mix: {fmt_db(m.integrated_lufs)} LUFS integrated, true peak "
+                   f"{fmt_db(m.true_peak_dbtp)} dBTP, LRA {m.lra_lu or 0:.1f} LU")
+
+    _step(3, "Labels: what each stem sounds like (name hints count, never alone)")
+    pre = render_stems(session, out / "stems-pre-fader", pre_fader=True, mix=False)
+    labels = label_tracks(session, pre.stems, rename_all=True)  # the mix needs every class
+    click.echo(table([[lb.track.index + 1, lb.track.name, lb.label,
+                       f"{lb.result.confidence:.2f}" if lb.result else "-",
+                       lb.result.evidence if lb.result else lb.error] for lb in labels],
+                     ["#", "track", "label", "conf", "evidence"]))
+    plan = Plan()
+    # only generic names ("Audio 1", "Track 3") are renamed: names a person chose stay
+    plan.extend(plan_from_labels([lb for lb in labels if wants_rename(lb.track)], session))
+
+    _step(4, "Starter mix and EQ suggestions")
+    outcome = mix_session(session, out / "stems-mix",
+                          labels={lb.track.guid: lb.label for lb in labels})
+    plan.extend(outcome.plan)
+    click.echo(outcome.plan.describe())
+    for note in outcome.notes:
+        click.echo(f"note: {note}")
+
+    _step(5, "The Plan, the report, and the Plan applied to the copy")
+    (out / "plan.json").write_text(plan.to_json() + "\n", encoding="utf-8")
+    (out / "report.html").write_text(mix_report(session, outcome), encoding="utf-8")
+    result = apply_plan_to_file(copy, plan)
+    click.echo(f"{len(plan)} edits in {out / 'plan.json'}; report: {out / 'report.html'}")
+    click.echo(f"{len(result.applied)} edits written into {copy} (backup: {result.backup})")
+    if result.skipped:
+        click.echo(f"{len(result.skipped)} EQ edits wait for a live DAW (REAPER: 'Studio Bridge: "
+                   "Apply pending plan'; they cannot be written into ReaEQ's binary state)")
+    after = load_project_or_exit(copy)
+    rows = [[t.index + 1, b.name, t.name, fmt_db(b.volume_db), fmt_db(t.volume_db), t.color or ""]
+            for b, t in zip(session.tracks, after.tracks, strict=True)]
+    click.echo(table(rows, ["#", "before", "after", "fader before", "fader after", "colour"]))

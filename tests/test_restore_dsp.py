@@ -79,7 +79,15 @@ def test_dehum_speech(speech, freq):
     cleaned, report = dehum(hummed, rate)
     assert report.applied
     assert abs(report.figures["fundamental_hz"] - freq) < 0.5
-    assert si_sdr_db(x, cleaned) > 17.0  # input is 10 dB
+    assert si_sdr_db(x, cleaned) > 20.0  # input is 10 dB; about 27.5 (50 Hz) and 22.9 (60 Hz)
+
+
+def test_dehum_stereo_music(guitar):
+    x, rate = guitar
+    hummed = add_hum(x, rate, 50.0, hum_db=-10.0, drift_hz=0.05, seed=5)
+    cleaned, report = dehum(hummed, rate)
+    assert cleaned.shape == x.shape and report.applied
+    assert si_sdr_db(x, cleaned) > 22.0  # input is 10 dB; about 26.5
 
 
 def test_declick_speech(speech):
@@ -88,6 +96,54 @@ def test_declick_speech(speech):
     repaired, report = declick(clicked, rate)
     assert report.figures["clicks"] >= 35
     assert si_sdr_db(x, repaired) > si_sdr_db(x, clicked) + 5.0
+    assert si_sdr_db(x, repaired) > 28.0  # input is 18.4 dB; about 32.3
+
+
+def test_declick_stereo_music(guitar):
+    x, rate = guitar
+    clicked, _ = add_clicks(x, rate, count=40, seed=6)
+    repaired, report = declick(clicked, rate)
+    assert repaired.shape == x.shape
+    assert report.figures["clicks"] >= 36
+    assert si_sdr_db(x, repaired) > 36.0  # input is 18.6 dB; about 42
+
+
+def test_batched_lsar_matches_single_solves():
+    from bridge.restore.ar import autocorrelation, interpolate, interpolate_batch, levinson
+
+    rng = np.random.default_rng(3)
+    windows = np.cumsum(rng.standard_normal((6, 400)), axis=1)
+    known = np.ones(windows.shape, bool)
+    known[0, 150:160] = False
+    known[1, 40:43] = False
+    known[1, 60:80] = False  # two gaps in one window
+    known[2, 390:] = False  # a gap at the edge
+    known[4, 200:230] = False
+    a = levinson(autocorrelation(np.where(known, windows, 0.0), 12), 12)
+    filled, solved = interpolate_batch(windows, known, a, max_unknown=25)
+    assert solved.tolist() == [True, True, True, True, False, True]  # row 4: 30 > 25
+    for row in (0, 1, 2):
+        single = interpolate(windows[row], known[row], a[row])
+        assert np.max(np.abs(filled[row] - single)) < 1e-8
+    assert np.array_equal(filled[3], windows[3]) and np.array_equal(filled[4], windows[4])
+
+
+def test_levinson_matches_toeplitz_solve():
+    from scipy.linalg import solve_toeplitz
+
+    from bridge.restore.ar import autocorrelation, levinson
+
+    rng = np.random.default_rng(4)
+    frames = np.cumsum(rng.standard_normal((4, 300)), axis=1)
+    frames[3] = 0.0  # silence gives the identity filter
+    r = autocorrelation(frames, 10)
+    a = levinson(r, 10, ridge=1e-4)
+    for row in range(3):
+        lifted = r[row].copy()
+        lifted[0] *= 1 + 1e-4
+        coef = solve_toeplitz(lifted[:10], lifted[1:])
+        assert np.allclose(a[row, 1:], -coef, atol=1e-6)
+    assert np.array_equal(a[3], np.eye(1, 11)[0])
 
 
 def test_declip_speech(speech):
@@ -123,15 +179,15 @@ def test_clean_speech_passes_nearly_unchanged(speech):
     assert si_sdr_db(x, dehum(x, rate)[0]) > 60
     assert si_sdr_db(x, declip(x, rate)[0]) > 60
     assert si_sdr_db(x, debreath(x, rate)[0]) > 60
-    assert si_sdr_db(x, declick(x, rate)[0]) > 30
+    assert si_sdr_db(x, declick(x, rate)[0]) > 38  # about 44.8 (a few real mouth clicks)
     assert si_sdr_db(x, denoise(x, rate)[0]) > 25
 
 
 def test_clean_music_passes_nearly_unchanged(guitar):
     x, rate = guitar
     assert si_sdr_db(x, declip(x, rate)[0]) > 60
-    assert si_sdr_db(x, declick(x, rate)[0]) > 20
-    assert si_sdr_db(x, dehum(x, rate)[0]) > 20  # may take a faint real hum out of this recording
+    assert si_sdr_db(x, declick(x, rate)[0]) > 60  # nothing taken for a click
+    assert si_sdr_db(x, dehum(x, rate)[0]) > 35  # may take a faint real hum out; about 44
     _, _, diagnosis = auto(x, rate)
     assert "declip" not in diagnosis.needed and "denoise" not in diagnosis.needed
 

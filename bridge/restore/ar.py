@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy import fft as sp_fft
+from scipy.fft import next_fast_len
 from scipy.linalg import solve_toeplitz, solveh_banded
 
 
@@ -36,14 +38,17 @@ def fit_ar(x: np.ndarray, known: np.ndarray, order: int) -> np.ndarray:
     n = len(x)
     if n > order + 1:
         windows = sliding_window_view(x, order + 1)
-        good = sliding_window_view(known, order + 1).all(axis=1)
+        # A row is usable when none of its order + 1 samples is missing.
+        missing = np.concatenate([[0], np.cumsum(~np.asarray(known, bool))])
+        good = missing[order + 1 :] == missing[: n - order]
         rows = windows[good]
         if rows.shape[0] >= 3 * order:
-            # Predict rows[:, -1] from the samples before it.
-            past = rows[:, :-1][:, ::-1]
-            gram = past.T @ past
+            # Predict each row's last sample from the ones before it: one Gram matrix of
+            # the whole rows holds both the normal matrix and the right-hand side.
+            full = rows.T @ rows
+            gram = full[:-1, :-1][::-1, ::-1].copy()
             gram[np.diag_indices_from(gram)] += 1e-5 * np.trace(gram) / order + 1e-12
-            coef = np.linalg.solve(gram, past.T @ rows[:, -1])
+            coef = np.linalg.solve(gram, full[:-1, -1][::-1])
             return np.concatenate([[1.0], -coef])
     y = np.where(known, x, 0.0)
     r = np.correlate(y, y, mode="full")[len(y) - 1 : len(y) + order]
@@ -71,10 +76,10 @@ def interpolate(x: np.ndarray, known: np.ndarray, a: np.ndarray) -> np.ndarray:
     # Missing samples further apart than p do not meet, so the matrix is banded: store its
     # upper band (row d holds the d-th superdiagonal) and solve by banded Cholesky.
     width = min(p, m - 1)
-    band = np.zeros((width + 1, m))
-    for d in range(width + 1):
-        gap = unknown[d:] - unknown[: m - d]
-        band[width - d, d:] = np.where(gap <= p, corr[np.minimum(gap, p) + p], 0.0)
+    offset = np.arange(width, -1, -1)[:, None]  # row r of the band holds superdiagonal width - r
+    col = np.arange(m)[None, :]
+    gap = unknown[col] - unknown[np.maximum(col - offset, 0)]
+    band = np.where((col >= offset) & (gap <= p), corr[np.minimum(gap, p) + p], 0.0)
     band[width] += 1e-9 * max(float(corr[p]), 1e-30)
     zeroed = np.where(known, x, 0.0)
     rhs = -np.convolve(zeroed, corr, mode="same")[unknown]
@@ -144,3 +149,110 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     m = np.concatenate([[False], np.asarray(mask, bool), [False]])
     edges = np.flatnonzero(m[1:] != m[:-1])
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def autocorrelation(frames: np.ndarray, order: int) -> np.ndarray:
+    """Lags 0..order of the autocorrelation of each row of ``frames`` (one FFT per row,
+    in the precision of ``frames``: float32 is plenty for an AR fit and twice as fast)."""
+    frames = np.atleast_2d(frames)
+    size = next_fast_len(frames.shape[1] + order + 1, real=True)
+    spectrum = sp_fft.rfft(frames, size, axis=1)
+    return sp_fft.irfft(spectrum.real**2 + spectrum.imag**2, size, axis=1)[:, : order + 1]
+
+
+def levinson(r: np.ndarray, order: int, ridge: float = 1e-4) -> np.ndarray:
+    """AR coefficients ``(rows, order + 1)`` (``a[:, 0] = 1``) from autocorrelations
+    ``r`` ``(rows, >= order + 1)`` by the Levinson-Durbin recursion, all rows at once.
+    ``ridge`` lifts lag 0 by that fraction so every model is stable; silent rows give
+    ``[1, 0, ...]``."""
+    r = np.array(np.atleast_2d(r)[:, : order + 1], dtype=np.float64)
+    r[:, 0] *= 1.0 + ridge
+    rows = r.shape[0]
+    a = np.zeros((rows, order + 1))
+    a[:, 0] = 1.0
+    err = r[:, 0].copy()
+    live = err > 0
+    safe = np.where(live, err, 1.0)
+    for i in range(1, order + 1):
+        acc = r[:, i] + np.einsum("bj,bj->b", a[:, 1:i], r[:, i - 1 : 0 : -1])
+        k = np.where(live, -acc / safe, 0.0)
+        a[:, 1:i] = a[:, 1:i] + k[:, None] * a[:, i - 1 : 0 : -1]
+        a[:, i] = k
+        err = err * (1.0 - k * k)
+        safe = np.where(err > 0, err, 1.0)
+        live &= err > 0
+    return a
+
+
+BATCH_ENTRIES = 4_000_000
+"""Matrix entries (float64) solved in one go by :func:`interpolate_batch`."""
+
+
+def interpolate_batch(
+    windows: np.ndarray, known: np.ndarray, a: np.ndarray, max_unknown: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """LSAR for many windows at once: ``windows`` and ``known`` are ``(rows, length)``,
+    ``a`` the AR coefficients of each row ``(rows, p + 1)``. Rows with more than
+    ``max_unknown`` missing samples are not solved. Returns the filled windows and a
+    boolean per row saying whether it was solved."""
+    counts = (~known).sum(axis=1)
+    solved = counts <= max_unknown
+    out = np.array(windows, dtype=np.float64, copy=True)
+    # Rows are solved in groups of similar size, so few padded unknowns are carried along.
+    low = 0
+    while low < max_unknown:
+        high = max(2 * low, 8)
+        idx = np.flatnonzero(solved & (counts > low) & (counts <= high))
+        low = high
+        # (a bounded number of matrix entries at a time keeps the memory flat)
+        step = max(1, BATCH_ENTRIES // (high * max(high, windows.shape[1] // 8)))
+        for first in range(0, idx.size, step):
+            _lsar_rows(out, known, a, idx[first : first + step], solved)
+    return out, solved
+
+
+def _lsar_rows(
+    out: np.ndarray, known: np.ndarray, a: np.ndarray, idx: np.ndarray, solved: np.ndarray
+) -> None:
+    """Solve rows ``idx`` of :func:`interpolate_batch` in place."""
+    counts = (~known[idx]).sum(axis=1)
+    length = out.shape[1]
+    p = a.shape[1] - 1
+    m = int(counts.max())
+    # Autocorrelation of each row's coefficients, lags 0..p (the prediction-error matrix).
+    corr = autocorrelation(a[idx], p)
+    # Unknown positions of each row, padded by repeating a far-away dummy position.
+    order_pos = np.argsort(known[idx], axis=1, kind="stable")[:, :m]
+    valid = np.arange(m)[None, :] < counts[:, None]
+    pos = np.where(valid, order_pos, -10 * (p + 1) * (np.arange(m)[None, :] + 1))
+    lag = np.abs(pos[:, :, None] - pos[:, None, :])
+    lagc = np.minimum(lag, p + 1)
+    corr_ext = np.concatenate([corr, np.zeros((len(idx), 1))], axis=1)
+    mat = np.take_along_axis(corr_ext, lagc.reshape(len(idx), -1), axis=1).reshape(
+        len(idx), m, m
+    )
+    # Padding rows/columns: identity, so they solve to zero and touch nothing.
+    pad = ~valid
+    mat[pad[:, :, None] & pad[:, None, :] & np.eye(m, dtype=bool)[None]] = 1.0
+    mat += np.eye(m)[None] * (1e-9 * np.maximum(corr[:, :1], 1e-30))[:, :, None]
+    # Right-hand side: -sum_k corr[|k|] * zeroed[u + k] over the known neighbours.
+    # (one batched FFT convolution with the symmetric taps, read at the unknown positions)
+    zeroed = np.where(known[idx], out[idx], 0.0)
+    taps = np.concatenate([corr[:, :0:-1], corr], axis=1)  # lags -p..p
+    size = next_fast_len(length + 2 * p, real=True)
+    conv = sp_fft.irfft(
+        sp_fft.rfft(zeroed, size, axis=1) * sp_fft.rfft(taps, size, axis=1), size, axis=1
+    )
+    rows_of = np.arange(len(idx))[:, None]
+    rhs = -conv[rows_of, np.where(valid, pos, 0) + p]
+    rhs[pad] = 0.0
+    try:
+        fill = np.linalg.solve(mat, rhs[:, :, None])[:, :, 0]
+    except np.linalg.LinAlgError:
+        solved[idx] = False
+        return
+    good = np.all(np.isfinite(fill), axis=1)
+    rows_idx = np.repeat(idx[:, None], m, axis=1)
+    write = valid & good[:, None]
+    out[rows_idx[write], pos[write]] = fill[write]
+    solved[idx[~good]] = False

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from bridge.restore.ar import runs
-from bridge.restore.report import RestoreReport, as_2d, change_figures, restore_shape
+from bridge.restore.report import RestoreReport, as_2d, change_figures, channel_mix, restore_shape
 
 FRAME_S = 0.02
 HOP_S = 0.01
@@ -103,7 +103,7 @@ def debreath(
         The processed audio and a report with the breath count and their times.
     """
     audio, mono = as_2d(x)
-    voice = audio.mean(axis=1)
+    voice = channel_mix(audio)
     spans = detect_breaths(voice, rate, max_level_db=max_level_db)
     gain = np.ones(audio.shape[0])
     level, _ = _frames(voice, rate)

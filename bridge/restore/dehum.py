@@ -1,13 +1,16 @@
 """Mains hum and buzz removal: find the fundamental (50 or 60 Hz, or one you name), follow
 its drift, and subtract a model of the hum instead of notching the music.
 
-How it works: a long-term spectrum (1 s Welch frames, 0.25 Hz steps) scores every candidate
-fundamental by how far its harmonics stand above their neighbourhood; harmonics that stand
-out are kept. The signal is then cut into 0.4 s blocks (50 % overlap); in each block every
-kept harmonic's complex amplitude is measured against a phase track, the block-to-block phase
-advance gives the drift of the fundamental, the phase track is corrected, the amplitudes
-measured again, and the sum of the harmonics is subtracted with a cross-fade between blocks.
-What is removed is only a few hertz wide around each harmonic, so the music under it stays.
+How it works: a long-term spectrum (1 s Welch frames, 0.25 Hz steps, below 6 kHz) scores
+every candidate fundamental by how far its harmonics stand above their neighbourhood. A
+phase track of the fundamental is then followed on the channel mix at a low rate: in 0.4 s
+blocks (50 % overlap) every harmonic's complex amplitude is measured against the track; the
+block-to-block phase advance gives the drift, then each block's phase error against the
+long-term average of the harmonics is folded back into the track, a few times over. With
+that track, each channel's harmonics are measured again at the full rate, averaged over
+about 12 s (hum holds still, the music under it does not), the harmonics whose phase holds
+over the take are kept, and their sum is subtracted with a cross-fade between blocks. What
+is removed is a fraction of a hertz wide around each harmonic, so the music under it stays.
 
     >>> import numpy as np
     >>> from bridge.restore.corrupt import add_hum, si_sdr_db
@@ -27,9 +30,11 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.signal import spectrogram
+from scipy.fft import next_fast_len
+from scipy.signal import resample_poly, spectrogram
 
-from bridge.restore.report import RestoreReport, as_2d, change_figures, restore_shape
+from bridge.restore.blas import single_threaded
+from bridge.restore.report import RestoreReport, as_2d, change_figures, channel_mix, restore_shape
 
 MAINS_SEARCH_HZ = ((48.5, 51.5), (58.5, 61.5))
 """Where the fundamental is looked for by default: 50 and 60 Hz mains, +-1.5 Hz."""
@@ -52,11 +57,12 @@ class HumProfile:
         return self.fundamental_hz is not None and bool(self.harmonics)
 
 
-def _spectrogram(mono: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+def _spectrogram(mono: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
     """Power spectra of 1 s Hann frames (50 % overlap), zero-padded to 0.25 Hz bins."""
-    seg = min(len(mono), rate)
+    seg = min(len(mono), int(round(rate)))
+    nfft = int(round(4 * rate))
     freqs, _, spec = spectrogram(
-        mono, rate, window="hann", nperseg=seg, noverlap=seg // 2, nfft=4 * rate, mode="psd"
+        mono, rate, window="hann", nperseg=seg, noverlap=seg // 2, nfft=nfft, mode="psd"
     )
     return freqs, spec.T
 
@@ -85,6 +91,36 @@ def _prominence_db(power: np.ndarray, step_hz: float, f: float, f0: float) -> np
     return 10 * np.log10(np.maximum(peak, 1e-30) / np.maximum(floor, 1e-30))
 
 
+def _prominence_many(
+    power: np.ndarray, step_hz: float, f: np.ndarray, f0: np.ndarray
+) -> np.ndarray:
+    """:func:`_prominence_db` of a 1-D ``power`` for many (``f``, ``f0``) pairs at once."""
+    nbins = len(power)
+    centre = np.round(f / step_hz).astype(np.int64)
+    half_peak = np.maximum(np.round((0.6 + 0.004 * f) / step_hz).astype(np.int64), 2)
+    half = np.maximum((f0 / 2 / step_hz).astype(np.int64), 8)
+    guard = half_peak + max(int(1.0 / step_hz), 2)
+    cum = np.concatenate([[0.0], np.cumsum(power)])
+    inside = centre + half_peak + 1 < nbins
+    lo = np.clip(centre - half_peak, 0, nbins)
+    hi = np.clip(centre + half_peak + 1, 0, nbins)
+    peak = cum[hi] - cum[lo]
+    j = np.arange(-int(half.max()), int(half.max()))[None, :]
+    pos = centre[:, None] + j
+    valid = (((j >= -half[:, None]) & (j <= -guard[:, None] - 1))
+             | ((j >= guard[:, None]) & (j <= half[:, None] - 1)))
+    valid &= (pos >= 0) & (pos < nbins)
+    values = np.where(valid, power[np.clip(pos, 0, nbins - 1)], np.nan)
+    has = valid.any(axis=1)
+    floor = np.full(len(f), np.nan)
+    if has.any():
+        floor[has] = np.nanmedian(values[has], axis=1)
+    floor = floor * (2 * half_peak + 1)
+    out = 10 * np.log10(np.maximum(peak, 1e-30) / np.maximum(np.nan_to_num(floor), 1e-30))
+    return np.where(inside & has, out, -np.inf)
+
+
+@single_threaded
 def detect_hum(
     x: np.ndarray,
     rate: int,
@@ -92,29 +128,35 @@ def detect_hum(
     freq_hz: float | None = None,
     search_hz: tuple[tuple[float, float], ...] = MAINS_SEARCH_HZ,
     max_harmonics: int = 40,
-    max_freq_hz: float = 6000.0,
+    max_freq_hz: float = 3000.0,
 ) -> HumProfile:
     """Find the hum fundamental (searched in ``search_hz``, or near ``freq_hz`` +-2 %) and the
     harmonics that stand out by :data:`PROMINENCE_DB` in the long-term spectrum and in most
     1 s frames (hum is there all the time; a note in the music comes and goes)."""
     audio, _ = as_2d(x)
-    mono = audio.mean(axis=1)
+    mono = channel_mix(audio)
     if len(mono) < rate // 2:
         return HumProfile(None)
-    freqs, frames = _spectrogram(mono, rate)
+    # Nothing above max_freq_hz is looked at: a lower rate makes the long FFTs cheaper.
+    factor = max(int(rate // (2.4 * max_freq_hz)), 1)
+    if factor > 1:
+        mono = resample_poly(mono, 1, factor)
+    freqs, frames = _spectrogram(mono, rate / factor)
     step = float(freqs[1] - freqs[0])
     mean = frames.mean(axis=0, keepdims=True)
     if freq_hz is not None:
         search_hz = ((freq_hz * 0.98, freq_hz * 1.02),)
     best: tuple[float, float] | None = None
     for lo, hi in search_hz:
-        for f in np.arange(lo, hi + 1e-9, 0.05):
-            # Score the first few harmonics: a fundamental with a couple of strong partials at
-            # the right spacing beats a lone peak.
-            proms = [float(_prominence_db(mean, step, k * f, f)[0]) for k in range(1, 6)]
-            score = sum(max(p, 0.0) for p in proms)
-            if best is None or score > best[1]:
-                best = (float(f), score)
+        cand = np.arange(lo, hi + 1e-9, 0.05)
+        # Score the first few harmonics: a fundamental with a couple of strong partials at
+        # the right spacing beats a lone peak.
+        score = sum(
+            np.maximum(_prominence_many(mean[0], step, k * cand, cand), 0.0) for k in range(1, 6)
+        )
+        i = int(np.argmax(score))
+        if best is None or score[i] > best[1]:
+            best = (float(cand[i]), float(score[i]))
     if best is None:
         return HumProfile(None)
     f0 = best[0]
@@ -148,71 +190,99 @@ def detect_hum(
 
 TABLE = 4096
 """Points per hum period in the phase tables (projection and resynthesis)."""
-SMOOTH_BLOCKS = 15
-"""Hum amplitudes are averaged over this many blocks (about 3 s): hum is steady, the music
-under it is not, so averaging keeps the hum and rejects the music that leaked in."""
-LEAK_MARGIN = 1.0
-
-"""How many times the expected random leakage a harmonic must exceed to be trusted."""
-
-
-def _project(x: np.ndarray, phase: np.ndarray, weight: np.ndarray, top: int) -> np.ndarray:
-    """Complex amplitudes of harmonics 1..top of ``x`` against ``phase``: sum of
-    weight * x * exp(-j k phase), computed by folding the block onto one period (linear
-    interpolation into TABLE phase bins) and taking one FFT."""
-    pos = (phase / (2 * np.pi) % 1.0) * TABLE
-    lo = pos.astype(np.int64)
-    frac = pos - lo
-    wx = weight * x
-    folded = np.bincount(lo % TABLE, wx * (1 - frac), TABLE)
-    folded += np.bincount((lo + 1) % TABLE, wx * frac, TABLE)
-    spectrum = np.fft.rfft(folded)[1 : top + 1]
-    # Undo the triangle kernel of the linear interpolation.
-    k = np.arange(1, top + 1)
-    return spectrum / np.sinc(k / TABLE) ** 2
+SMOOTH_BLOCKS = 121
+"""Hum amplitudes are averaged under a Hann window of this many blocks (about 24 s, 12 s
+effective; cut short at the ends of the take): hum is steady, the music under it is not,
+so the longer the average the less of the music leaks into the hum model. This needs a
+phase track that holds over that time, hence the refinement passes."""
+TRACK_HARMONICS = 24
+"""Harmonics (at most) that vote on the phase track."""
+TRACK_RATE = 4000
+"""Sample rate the phase track is measured at (the low harmonics carry it)."""
+REFINE_PASSES = 3
+THETA_SMOOTH = 21
+"""The phase corrections are averaged over this many blocks (about 4 s): mains frequency
+wanders slowly, and a short average would follow the music's leak instead."""
+HOLD_FACTOR = 2.0
+"""A harmonic is subtracted when its phase holds over the whole take: its coherence must
+exceed this many times what chance gives (1.5 / blocks). Keeping a harmonic that is not
+there costs little (only its long average, near zero, is subtracted); missing one that is
+leaves its hum in."""
 
 
-def _resynth(amps: np.ndarray, phase: np.ndarray) -> np.ndarray:
-    """sum_k Re(amps[k-1] exp(j k phase)) through one period table."""
-    full = np.zeros(TABLE // 2 + 1, dtype=np.complex128)
-    full[1 : len(amps) + 1] = amps
-    table = np.fft.irfft(full, TABLE) * TABLE / 2
-    table = np.append(table, table[0])
-    return np.interp((phase / (2 * np.pi) % 1.0) * TABLE, np.arange(TABLE + 1), table)
-
-
-def _blocks(n: int, block: int) -> tuple[list[int], np.ndarray]:
+def _block_sets(n: int, block: int) -> list[tuple[int, int]]:
+    """The half-overlapping Hann blocks split into two tilings (even and odd blocks), each
+    as (offset, number of blocks): sample t sits in block (t + offset) // block."""
     hop = block // 2
+    count = len(range(-hop, n, hop))
+    return [(hop, (count + 1) // 2), (0, count // 2)]
+
+
+@dataclass
+class _Folding:
+    """Where every sample lands when the blocks are folded onto one hum period: for each
+    tiling of blocks, the table bin nearest the sample's phase (block by block) and its
+    Hann weight (computed once per phase track, used for every channel)."""
+
+    blocks: int
+    tilings: list[tuple[int, int, np.ndarray, np.ndarray]]
+
+
+def _folding(phase: np.ndarray, block: int) -> _Folding:
+    n = len(phase)
     hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(block) / block)
-    return list(range(-hop, n, hop)), hann
+    # Nearest bin: the phase is off by at most half a bin, 1/8192 of a period (-44 dB at
+    # the 8th harmonic); the box kernel this makes is undone in the spectrum.
+    nearest = np.rint(phase * (TABLE / (2 * np.pi))).astype(np.int64) & (TABLE - 1)
+    tilings = []
+    total = 0
+    for parity, (offset, count) in enumerate(_block_sets(n, block)):
+        total += count
+        if count == 0:
+            continue
+        tiles = -(-(n + offset) // block)
+        at = np.repeat(np.arange(tiles) * TABLE, block)[offset : offset + n] + nearest
+        tilings.append((parity, count, at, np.tile(hann, tiles)[offset : offset + n]))
+    return _Folding(total, tilings)
 
 
-def _span(start: int, block: int, n: int) -> tuple[int, int, slice]:
-    a, b = max(start, 0), min(start + block, n)
-    return a, b, slice(a - start, b - start)
-
-
-def _amplitudes(x: np.ndarray, phase: np.ndarray, block: int, top: int) -> np.ndarray:
-    starts, hann = _blocks(len(x), block)
-    amps = np.zeros((len(starts), top), dtype=np.complex128)
-    norm = hann.sum() / 2.0
-    for i, start in enumerate(starts):
-        a, b, part = _span(start, block, len(x))
-        amps[i] = _project(x[a:b], phase[a:b], hann[part], top) / norm
+def _amplitudes(
+    x: np.ndarray, phase: np.ndarray | _Folding, block: int, top: int
+) -> np.ndarray:
+    """Complex amplitudes ``(blocks, top)`` of harmonics 1..top in every Hann block:
+    each tiling of blocks is folded onto one hum period (TABLE phase bins, one bincount
+    over the whole signal) and all blocks take one batched FFT."""
+    fold = phase if isinstance(phase, _Folding) else _folding(phase, block)
+    norm = block / 4.0  # (the sum of the Hann window, halved)
+    amps = np.zeros((fold.blocks, top), dtype=np.complex128)
+    k = np.arange(1, top + 1)
+    for parity, count, at, weight in fold.tilings:
+        folded = np.bincount(at, x * weight, count * TABLE)
+        spectrum = np.fft.rfft(folded.reshape(count, TABLE), axis=1)[:, 1 : top + 1]
+        # (undo the box kernel of the nearest-bin folding)
+        amps[parity::2] = spectrum / np.sinc(k / TABLE) / norm
     return amps
 
 
-def _phase_track(n: int, rate: int, f0: float, deviation_hz: np.ndarray, block: int) -> np.ndarray:
+def _synthesise(amps: np.ndarray, fold: _Folding, n: int) -> np.ndarray:
+    """Overlap-add of sum_k Re(amps[b, k-1] exp(j k phase)) under each block's Hann
+    window (the windows sum to one), through one period table per block."""
+    out = np.zeros(n)
+    full = np.zeros((amps.shape[0], TABLE // 2 + 1), dtype=np.complex128)
+    full[:, 1 : amps.shape[1] + 1] = amps
+    tables = np.fft.irfft(full, TABLE, axis=1) * TABLE / 2
+    for parity, _, at, weight in fold.tilings:
+        out += tables[parity::2].reshape(-1)[at] * weight
+    return out
+
+
+def _phase_track(
+    n: int, rate: float, f0: float, deviation_hz: np.ndarray, block: int
+) -> np.ndarray:
     hop = block // 2
     centres = np.arange(len(deviation_hz)) * hop - hop + block // 2
     inst = f0 + np.interp(np.arange(n), centres, deviation_hz)
     return 2 * np.pi * np.cumsum(inst) / rate
-
-
-def _effective_blocks(width: int) -> float:
-    """Independent blocks in a Hann average of ``width`` half-overlapping blocks."""
-    kernel = np.hanning(width + 2)[1:-1]
-    return float(kernel.sum() ** 2 / np.sum(kernel**2)) / 1.5
 
 
 def _coherence(amps: np.ndarray, width: int) -> np.ndarray:
@@ -222,37 +292,84 @@ def _coherence(amps: np.ndarray, width: int) -> np.ndarray:
     return np.abs(smooth) ** 2 / np.maximum(energy, 1e-30)
 
 
-def _block_power(x: np.ndarray, block: int) -> np.ndarray:
-    starts, hann = _blocks(len(x), block)
-    out = np.empty(len(starts))
-    for i, start in enumerate(starts):
-        a, b, part = _span(start, block, len(x))
-        out[i] = np.dot(x[a:b] ** 2, hann[part]) / hann.sum()
-    return out
-
-
-def _convolve_blocks(values: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Unnormalised convolution along blocks (axis 0), edges held."""
-    pad = len(kernel) // 2
-    padded = np.pad(values, ((pad, pad), (0, 0)), mode="edge")
-    out = np.empty(values.shape, dtype=np.result_type(values, kernel))
-    for j in range(values.shape[1]):
-        out[:, j] = np.convolve(padded[:, j], kernel, mode="valid")
-    return out
-
-
 def _smooth_blocks(values: np.ndarray, width: int) -> np.ndarray:
+    """Hann-weighted average of ``width`` blocks around each block (axis 0); near the ends
+    the window is cut short and renormalised rather than padded with the end block."""
     if values.shape[0] < 2 or width < 2:
         return values
     kernel = np.hanning(width + 2)[1:-1]
-    pad = width // 2
-    padded = np.pad(values, ((pad, pad), (0, 0)), mode="edge")
-    out = np.empty_like(values)
-    for j in range(values.shape[1]):
-        out[:, j] = np.convolve(padded[:, j], kernel / kernel.sum(), mode="valid")
-    return out
+    count = values.shape[0]
+    size = next_fast_len(count + width, real=True)
+    kf = np.fft.rfft(kernel, size)
+    shift = width // 2
+    weight = np.fft.irfft(np.fft.rfft(np.ones(count), size) * kf, size)[shift : shift + count]
+    flat = values.reshape(count, -1)
+    if np.iscomplexobj(flat):
+        parts = [flat.real, flat.imag]
+    else:
+        parts = [flat]
+    smoothed = [
+        np.fft.irfft(np.fft.rfft(part, size, axis=0) * kf[:, None], size, axis=0)[
+            shift : shift + count
+        ]
+        / weight[:, None]
+        for part in parts
+    ]
+    out = smoothed[0] + 1j * smoothed[1] if len(smoothed) == 2 else smoothed[0]
+    return out.reshape(values.shape)
 
 
+def _track_phase(
+    mono: np.ndarray, rate: float, f0: float, block: int, top: int, strong: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Phase of the hum fundamental at every sample of ``mono`` (radians) and the largest
+    drift found (Hz).
+
+    First the frequency: the block-to-block phase advance of the harmonics that hold
+    their phase says how far the fundamental is from ``f0`` in each block. Then the phase
+    itself: each block's harmonics are compared with their long-term average and the
+    (amplitude-weighted) phase error is folded back into the track, a few times over."""
+    n = len(mono)
+    hop = block // 2
+    phase = 2 * np.pi * f0 * np.arange(n) / rate
+    amps = _amplitudes(mono, phase, block, top)
+    k = np.arange(1, top + 1)
+    pair = amps[1:] * amps[:-1].conj()
+    steady = _coherence(amps, 7)
+    weight = np.abs(pair) * np.minimum(steady[1:], steady[:-1]) ** 2
+    weight[:, strong[strong < top]] *= 4.0
+    advance = np.angle(pair) / (2 * np.pi * k * hop / rate)
+    weight = weight * (np.abs(advance) < f0 * 0.02)
+    dev = np.sum(advance * weight, axis=1) / np.maximum(weight.sum(axis=1), 1e-30)
+    drift = 0.0
+    if len(dev):
+        dev = np.concatenate([[dev[0]], (dev[1:] + dev[:-1]) / 2, [dev[-1]]])
+        dev = _smooth_blocks(dev[:, None], 9)[:, 0]
+        phase = _phase_track(n, rate, f0, dev, block)
+        drift = float(np.max(np.abs(dev)))
+    centres = np.arange(amps.shape[0]) * hop - hop + block // 2
+    for _ in range(REFINE_PASSES):
+        amps = _amplitudes(mono, phase, block, top)
+        ref = _smooth_blocks(amps, SMOOTH_BLOCKS)
+        # Phase error of the fundamental seen by harmonic k: angle / k, trusted in
+        # proportion to (k |a_k|)^2 (the phase of a strong, high harmonic is sharpest).
+        z = amps * ref.conj()
+        err = np.angle(z) / k
+        trust = (k * np.abs(ref)) ** 2 * _coherence(amps, SMOOTH_BLOCKS)
+        theta = np.sum(err * trust, axis=1) / np.maximum(trust.sum(axis=1), 1e-30)
+        theta = _smooth_blocks(theta[:, None], THETA_SMOOTH)[:, 0]
+        phase = phase + np.interp(np.arange(n), centres, theta)
+    return phase, drift
+
+
+def _holding(amps: np.ndarray) -> np.ndarray:
+    """Which harmonics hold their phase over the whole take (see :data:`HOLD_FACTOR`)."""
+    mean = np.abs(amps.mean(axis=0)) ** 2
+    energy = np.maximum(np.mean(np.abs(amps) ** 2, axis=0), 1e-30)
+    return mean / energy > HOLD_FACTOR * 1.5 / max(amps.shape[0], 1)
+
+
+@single_threaded
 def dehum(
     x: np.ndarray,
     rate: int,
@@ -278,56 +395,33 @@ def dehum(
         report = RestoreReport("dehum", False, "no hum found")
         return restore_shape(audio.copy(), mono), report
     f0 = float(profile.fundamental_hz)  # type: ignore[arg-type]
+    n = audio.shape[0]
     top = max(int((min(rate / 2, 12000.0) - f0) // f0), 1)
     block = int(BLOCK_S * rate) // 2 * 2
-    hop = block // 2
+    strong = np.asarray(profile.harmonics, dtype=np.int64) - 1
+    # The phase track is measured on the channel mix, at a low rate (the low harmonics
+    # carry it), then brought back to the full rate: the hum is one signal in every channel.
+    mix = channel_mix(audio)
+    factor = max(int(rate // TRACK_RATE), 1)
+    if factor > 1:
+        low = resample_poly(mix, 1, factor)
+        low_rate = rate / factor
+    else:
+        low, low_rate = mix, float(rate)
+    low_top = max(min(TRACK_HARMONICS, int((low_rate / 2 * 0.8 - f0) // f0)), 1)
+    low_block = block // factor // 2 * 2
+    track, drift = _track_phase(low, low_rate, f0, low_block, low_top, strong)
+    # Continue the low-rate track: its phase at each full-rate sample.
+    unwrapped = np.interp(np.arange(n) / factor, np.arange(len(track)), track)
     out = audio.copy()
-    drifts, kept_counts = [], []
+    kept_counts = []
+    fold = _folding(unwrapped, block)
     for c in range(audio.shape[1]):
-        sig = audio[:, c]
-        n = len(sig)
-        phase = 2 * np.pi * f0 * np.arange(n) / rate
-        strong = np.asarray(profile.harmonics) - 1
-        amps = _smooth_blocks(_amplitudes(sig, phase, block, top), 3)[:, strong]
-        # Drift: the phase advance of the strong harmonics from block to block says how far
-        # the fundamental is from f0 there; harmonics that hold their phase have the say.
-        k = strong + 1
-        pair = amps[1:] * amps[:-1].conj()
-        steady = _coherence(amps, 7)
-        weight = np.abs(pair) * np.minimum(steady[1:], steady[:-1])
-        advance = np.angle(pair) / (2 * np.pi * k * hop / rate)
-        weight = weight * (np.abs(advance) < f0 * 0.02)
-        dev = np.sum(advance * weight, axis=1) / np.maximum(weight.sum(axis=1), 1e-30)
-        if len(dev):
-            dev = np.concatenate([[dev[0]], (dev[1:] + dev[:-1]) / 2, [dev[-1]]])
-            dev = _smooth_blocks(dev[:, None], 9)[:, 0]
-            phase = _phase_track(n, rate, f0, dev, block)
-            drifts.append(float(np.max(np.abs(dev))))
-        amps = _amplitudes(sig, phase, block, top)
-        # Quiet blocks tell the hum best: weight each block by the inverse of its power
-        # around the harmonic (a minimum-variance average) under a Hann window of blocks.
-        # (The block's broadband power, not the harmonic's own, which would favour blocks
-        # where the music happens to cancel the hum.)
-        power = _block_power(sig, block)[:, None]
-        floor = 1e-3 * np.median(power) + 1e-30
-        inverse = np.broadcast_to(1.0 / np.maximum(power, floor), amps.shape)
-        kernel = np.hanning(SMOOTH_BLOCKS + 2)[1:-1]
-        total = _convolve_blocks(inverse, kernel)
-        smooth = _convolve_blocks(amps * inverse, kernel) / total
-        # Shrink each harmonic by how sure we are that it is hum: the variance of the
-        # weighted mean (from the scatter of the blocks around it) against its power.
-        scatter = np.abs(amps - smooth) ** 2
-        variance = 1.5 * _convolve_blocks(scatter * inverse**2, kernel**2) / total**2
-        coherent = np.abs(smooth) ** 2
-        weight = np.clip(1 - LEAK_MARGIN * variance / np.maximum(coherent, 1e-30), 0, 1)
-        smooth = smooth * weight
-        kept_counts.append(int(np.sum(weight.mean(axis=0) > 0.5)))
-        starts, hann = _blocks(n, block)
-        hum = np.zeros(n)
-        for i, start in enumerate(starts):
-            a, b, part = _span(start, block, n)
-            hum[a:b] += _resynth(smooth[i], phase[a:b]) * hann[part]
-        out[:, c] = sig - hum
+        amps = _amplitudes(audio[:, c], fold, block, top)
+        keep = _holding(amps)
+        kept_counts.append(int(keep.sum()))
+        smooth = _smooth_blocks(amps, SMOOTH_BLOCKS) * keep
+        out[:, c] = audio[:, c] - _synthesise(smooth, fold, n)
     changed_db, fraction = change_figures(audio, out)
     report = RestoreReport(
         process="dehum",
@@ -341,7 +435,7 @@ def dehum(
             "prominence_db": profile.prominence_db,
             "harmonics_removed": max(kept_counts),
             "hum_level_dbfs": round(profile.level_dbfs, 2),
-            "drift_hz": round(max(drifts, default=0.0), 3),
+            "drift_hz": round(drift, 3),
         },
     )
     return restore_shape(out, mono), report

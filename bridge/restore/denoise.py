@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import uniform_filter
 
+from bridge.restore.blas import single_threaded
 from bridge.restore.report import RestoreReport, as_2d, change_figures, restore_shape
 from bridge.restore.stft import frame_size_for, istft, stft
 
@@ -118,6 +119,7 @@ def _wiener(spectra: np.ndarray, noise: np.ndarray, hop_s: float, floor: float) 
     return spectra * gain
 
 
+@single_threaded
 def denoise(
     x: np.ndarray,
     rate: int,

@@ -24,12 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from bridge.restore.blas import single_threaded
 from bridge.restore.debreath import debreath, detect_breaths
 from bridge.restore.declick import declick, detect_clicks
 from bridge.restore.declip import MIN_CLIPPED_FRACTION, declip, find_clipping
 from bridge.restore.dehum import dehum, detect_hum
 from bridge.restore.denoise import denoise, learn_noise_profile
-from bridge.restore.report import RestoreReport, as_2d
+from bridge.restore.report import RestoreReport, as_2d, channel_mix
 
 ORDER = ("declip", "declick", "dehum", "denoise", "debreath")
 NOISY_SNR_DB = 25.0
@@ -59,10 +60,11 @@ def _loud_quiet_db(mono: np.ndarray, rate: int) -> tuple[float, float]:
     return float(np.percentile(level, 95)), float(np.mean(np.sort(level)[: max(n // 10, 1)]))
 
 
+@single_threaded
 def diagnose(x: np.ndarray, rate: int, *, breaths: bool = True) -> Diagnosis:
     """Measure clipping, clicks, hum, broadband noise and breaths; decide what to run."""
     audio, _ = as_2d(x)
-    mono = audio.mean(axis=1)
+    mono = channel_mix(audio)
     needed: list[str] = []
     findings: dict[str, str] = {}
     figures: dict[str, Any] = {}
@@ -92,7 +94,7 @@ def diagnose(x: np.ndarray, rate: int, *, breaths: bool = True) -> Diagnosis:
     if hum.found:
         # Judge the noise under the hum, not the hum itself.
         audio = as_2d(dehum(audio, rate, profile=hum)[0])[0]
-        mono = audio.mean(axis=1)
+        mono = channel_mix(audio)
     loud_db, quiet_db = _loud_quiet_db(mono, rate)
     snr = loud_db - quiet_db
     figures["loud_dbfs"] = round(loud_db, 1)
@@ -128,6 +130,7 @@ PROCESSES: dict[str, Callable[..., tuple[np.ndarray, RestoreReport]]] = {
 }
 
 
+@single_threaded
 def auto(
     x: np.ndarray, rate: int, *, breaths: bool = True
 ) -> tuple[np.ndarray, list[RestoreReport], Diagnosis]:

@@ -117,7 +117,10 @@ def bench_one_changed(repeats: int, debounce_ms: int, tracks: int, seconds: floa
                 save_like_reaper(project, rpp_text(specs))
                 if not service.wait_delivery(1, 300):
                     raise SystemExit(f"first save not delivered: {list(service.errors)}")
+                first_done = time.perf_counter()
                 anchor = LabelJob(ProposalMemory(tmp / "anchor.sqlite"), tmp / "anchor-stems")
+                anchor.warm()
+                anchor.wait_ready(120)
                 for r in range(repeats):
                     n = len(specs) + 1
                     name = f"Audio {n:02d}"
@@ -145,19 +148,47 @@ def bench_one_changed(repeats: int, debounce_ms: int, tracks: int, seconds: floa
                     t0 = time.perf_counter()
                     anchor.run(project, "reaper", force=True)
                     anchor_job.append(time.perf_counter() - t0)
-                renamed = wait_until(lambda: len(peer.renames()) >= repeats, 2.0)
+                    anchor.after_job()  # its fresh workers start now: let them, before ours
+                    anchor.wait_ready(120)
+                anchor.close()
+                renamed = wait_until(
+                    lambda: sum(1 for m in peer.messages("/track/") if m[1].endswith("/name")
+                                and m[0] >= first_done) >= repeats, 2.0)
         return {"ours_total": ours_total, "ours_job": ours_job, "anchor_job": anchor_job,
                 "phases": {k: statistics.median(p.get(k, 0.0) for p in phases)
                            for k in ("load", "render", "label", "deliver")},
                 "renamed": renamed, "tracks": tracks, "seconds": seconds}
 
 
+def _cpu_s() -> float:
+    """CPU seconds used so far by this process and its finished children (label workers)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def idle_service_cpu_s(tmp: Path) -> float:
+    """CPU seconds a service costs without any save: start, label workers up, stop."""
+    watch = tmp / "idle"
+    watch.mkdir()
+    before = _cpu_s()
+    with BridgeService(config_for(tmp / "data-idle", watch, free_udp_port(), 300),
+                       spool=False) as service:
+        service.job.planner.recycle_after_job = False  # type: ignore[union-attr]
+        service.job.wait_ready(120)
+    return _cpu_s() - before
+
+
 def bench_cold(tracks: int, seconds: float, debounce_ms: int, repeats: int) -> dict:
     import bridge.watch.jobs as jobs
 
-    ours, anchor = [], []
+    ours, anchor, ready = [], [], []
+    cpu: dict[str, list[float]] = {"ours": [], "anchor": []}
     with tempfile.TemporaryDirectory(prefix="bench-watch-cold-") as tmp_text:
         tmp = Path(tmp_text)
+        idle_cpu = idle_service_cpu_s(tmp)
         t0 = time.perf_counter()
         project, specs = write_session(tmp / "src" / "song", tracks, seconds)
         made = time.perf_counter() - t0
@@ -172,11 +203,17 @@ def bench_cold(tracks: int, seconds: float, debounce_ms: int, repeats: int) -> d
                 original = jobs.direct_stem
                 if mode == "anchor":
                     jobs.direct_stem = lambda track: None  # noqa: E731
+                cpu0 = _cpu_s()
                 try:
                     with ReaperPeer([s.name for s in specs], feedback) as peer:
                         cfg = config_for(tmp / f"data-{mode}{r}", watch, feedback, debounce_ms)
                         cfg.reaper_port = peer.port
                         with BridgeService(cfg, spool=False) as service:
+                            # workers live until the service stops, so their CPU is counted
+                            service.job.planner.recycle_after_job = False  # type: ignore
+                            t_ready = time.perf_counter()
+                            service.job.wait_ready(120)
+                            ready.append(time.perf_counter() - t_ready)
                             save_like_reaper(folder / "Song.RPP", text)
                             saved = time.perf_counter()
                             if not service.wait_delivery(1, 600):
@@ -186,7 +223,9 @@ def bench_cold(tracks: int, seconds: float, debounce_ms: int, repeats: int) -> d
                                 (last - saved, service.deliveries[-1]))
                 finally:
                     jobs.direct_stem = original
-    return {"ours": ours, "anchor": anchor, "made_s": made}
+                cpu[mode].append(_cpu_s() - cpu0)
+    return {"ours": ours, "anchor": anchor, "made_s": made, "ready": ready, "cpu": cpu,
+            "idle_cpu": idle_cpu}
 
 
 def main() -> None:
@@ -236,6 +275,18 @@ def main() -> None:
     print(f"  anchor (render every stem):      median {med(anchor):6.2f} s   "
           f"(last run: " + ", ".join(f"{k} {v:.2f}s" for k, v in d.timings_s.items()) + ")")
     print(f"  ratio anchor/ours: {med(anchor) / med(ours):.2f}x")
+    for mode in ("ours", "anchor"):
+        print(f"  {mode} runs: " + "; ".join(
+            f"{t:.2f} s (job {sum(v for k, v in d.timings_s.items() if k != 'deliver'):.2f} s)"
+            for t, d in c[mode]))
+    cores = __import__("os").cpu_count() or 1
+    for mode in ("ours", "anchor"):
+        work = med(c["cpu"][mode]) - c["idle_cpu"]
+        print(f"  {mode} CPU for the save (service start/stop cost {c['idle_cpu']:.1f} s "
+              f"removed): median {work:.1f} s -> {work / cores:.1f} s of wall time on "
+              f"{cores} otherwise idle cores")
+    print(f"  (label workers started with the service, before the save: median "
+          f"{med(c['ready']):.1f} s, not counted above)")
 
 
 if __name__ == "__main__":

@@ -286,7 +286,9 @@ class BridgeService:
                                           else config.watch_folders)]
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.own_writes = OwnWrites()
-        self.memory = job.memory if job is not None else ProposalMemory(config.memory_path)
+        # a dry run must not remember anything: the real run after it proposes everything
+        memory_path = ":memory:" if dry_run else config.memory_path
+        self.memory = job.memory if job is not None else ProposalMemory(memory_path)
         self.job = job or LabelJob(self.memory, config.stems_dir, rename_all=config.rename_all,
                                    min_confidence=config.min_confidence)
         self.queue = JobQueue(self._handle)
@@ -310,6 +312,10 @@ class BridgeService:
         if self._started:
             return
         self._started = True
+        try:
+            self.job.warm()
+        except Exception as exc:  # the first job reports it properly
+            log.warning("could not start the label workers early: %s", exc)
         self.queue.start()
         self.watcher.start()
         if self._use_spool:
@@ -429,6 +435,15 @@ class BridgeService:
             log.debug("%s: already queued", path.name)
 
     def _handle(self, path: Path, daw: str) -> None:
+        try:
+            self._handle_save(path, daw)
+        finally:
+            try:
+                self.job.after_job()
+            except Exception:
+                log.exception("cleaning up after the job failed")
+
+    def _handle_save(self, path: Path, daw: str) -> None:
         try:
             result = self.job.run(path, daw)
         except Exception as exc:  # never let one project stop the bridge

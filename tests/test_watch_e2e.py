@@ -397,3 +397,29 @@ def test_parallel_labelling_decides_exactly_like_plan_labels(tmp_path: Path) -> 
     serial = plan_labels(session, files)
     assert parallel == serial
     assert any(e.op == "rename_track" and e.name == "Kick 2" for e in parallel)
+
+
+def test_labelling_falls_back_in_process_when_the_workers_are_gone(tmp_path: Path,
+                                                                    caplog) -> None:  # noqa: ANN001
+    _require_labeller()
+    from concurrent.futures import ProcessPoolExecutor
+
+    from bridge.assist.label import plan_labels
+    from bridge.session.rpp_session import load_session
+    from bridge.watch.jobs import ParallelPlanner
+
+    project, specs = make_session(tmp_path / "song", recorded_stems(4.0))
+    project.write_text(rpp_text(specs))
+    session = load_session(project)
+    files = {s.guid: (project.parent / s.media) for s in specs}
+    planner = ParallelPlanner(workers=2, min_parallel=2)
+    dead = ProcessPoolExecutor(1)
+    dead.shutdown()
+    planner._pool = dead  # as if the workers had been killed
+    try:
+        with caplog.at_level(logging.WARNING, logger="bridge.watch"):
+            plan = planner(session, files)
+    finally:
+        planner.close()
+    assert "labelling in the bridge process" in caplog.text
+    assert plan == plan_labels(session, files)

@@ -179,3 +179,22 @@ def test_run_without_folders_says_what_to_set(tmp_path: Path) -> None:
                           str(tmp_path / "absent.toml")], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=30)
     assert bad.returncode != 0 and "absent.toml: settings file not found" in bad.stderr
+
+
+def test_a_dry_run_delivers_nothing_and_remembers_nothing(tmp_path: Path) -> None:
+    from test_watch_e2e import _require_labeller, recorded_stems
+
+    _require_labeller()
+    cfg = _config(tmp_path)
+    project, specs = make_session(cfg.watch_folders[0] / "song", recorded_stems(3.0))
+    project.write_text(rpp_text(specs))
+    with BridgeService(cfg, dry_run=True, spool=False) as service:
+        service.process_now(project)
+        assert service.wait_delivery(1, 60), list(service.errors)
+        assert service.deliveries[0].how == "dry-run" and service.deliveries[0].edits >= 4
+        assert service.pending.get(project) is None
+    assert not cfg.memory_path.exists()
+    with BridgeService(cfg, spool=False) as service:  # the real run still proposes it all
+        service.process_now(project)
+        assert service.wait_delivery(1, 60), list(service.errors)
+        assert service.deliveries[0].how == "pending"

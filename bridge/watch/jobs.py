@@ -376,6 +376,10 @@ class ParallelPlanner:
         self.workers = max(1, workers if workers is not None else min(4, os.cpu_count() or 1))
         self.min_parallel = min_parallel
         self._pool: Any = None
+        self._warming: list[Any] = []
+        self._used = False
+        self.recycle_after_job = True
+        """Replace the workers after a job that used them (see :meth:`after_job`)."""
         self._lock = threading.Lock()
 
     def __call__(self, session: Session, stems: dict[str, Path], *, rename_all: bool = False,
@@ -388,20 +392,55 @@ class ParallelPlanner:
             return plan_from_labels(labels, session)
         guids = list(stems)
         chunks = [{g: stems[g] for g in guids[i::self.workers]} for i in range(self.workers)]
-        pool = self._get_pool()
-        futures = [pool.submit(_label_chunk, session, chunk, rename_all, min_confidence)
-                   for chunk in chunks if chunk]
         best: dict[str, Any] = {}
-        for future in futures:
-            for label in future.result():
-                guid = label.track.guid
-                if label.result is not None or guid not in best:
-                    best[guid] = label
+        try:
+            pool = self._get_pool()
+            futures = [pool.submit(_label_chunk, session, chunk, rename_all, min_confidence)
+                       for chunk in chunks if chunk]
+            for future in futures:
+                for label in future.result():
+                    guid = label.track.guid
+                    if label.result is not None or guid not in best:
+                        best[guid] = label
+        except Exception as exc:
+            # a worker died (killed, out of memory) or could not start: label here instead
+            log.warning("label workers failed (%s: %s); labelling in the bridge process",
+                        type(exc).__name__, exc)
+            self._discard_pool()
+            labels = label_tracks(session, stems, rename_all=rename_all,
+                                  min_confidence=min_confidence)
+            return plan_from_labels(labels, session)
+        self._used = True
         # in track order, with the session's own Track objects (names, colours as saved)
         by_guid = {t.guid: t for t in session.tracks}
         labels = [type(lab)(by_guid[g], lab.result, lab.error)
                   for g, lab in sorted(best.items(), key=lambda kv: by_guid[kv[0]].index)]
         return plan_from_labels(labels, session)
+
+    def after_job(self) -> None:
+        """Workers hold ~300 MB of audio buffers and imports after a big job: replace them by
+        fresh ones (about 40 MB each, started in the background) rather than hold that while
+        the bridge idles. Called once the job's Plan has been delivered."""
+        if self._used and self.recycle_after_job:
+            self._discard_pool()
+            self.warm()
+        self._used = False
+
+    def warm(self) -> None:
+        """Start the worker processes now (they import the labeller and load its model), so the
+        first big save does not wait for them. Returns at once; the start runs in the pool."""
+        if self.workers < 2:
+            return
+        pool = self._get_pool()
+        # one task per worker makes each of them start
+        self._warming = [pool.submit(time.sleep, 0.2) for _ in range(self.workers)]
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Wait until the workers :meth:`warm` started are up; False on timeout."""
+        from concurrent.futures import wait
+
+        done, not_done = wait(self._warming, timeout=timeout)
+        return not not_done
 
     def _get_pool(self) -> Any:
         with self._lock:
@@ -415,6 +454,12 @@ class ParallelPlanner:
                                                  initializer=_warm_worker)
             return self._pool
 
+    def _discard_pool(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
     def close(self) -> None:
         with self._lock:
             if self._pool is not None:
@@ -424,6 +469,10 @@ class ParallelPlanner:
 
 def _warm_worker() -> None:
     """Load the labeller and its model once per worker, not per stem."""
+    import signal
+
+    # Ctrl-C reaches the whole process group: the bridge shuts its workers down itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         from bridge.assist.labeller.model import load_model
 
@@ -456,6 +505,33 @@ class LabelJob:
         self._load = load or _default_loader
         self._render = render
         self._plan = plan
+
+    def warm(self) -> None:
+        """Get the labeller ready before the first save (worker processes, model)."""
+        if self._plan is None:
+            try:
+                self._plan = _default_planner()
+            except RuntimeError as exc:
+                log.warning("%s", exc)
+                return
+        warm = getattr(self._plan, "warm", None)
+        if callable(warm):
+            warm()
+
+    @property
+    def planner(self) -> Planner | None:
+        return self._plan
+
+    def after_job(self) -> None:
+        """Housekeeping once a job's result has been delivered (worker recycling)."""
+        hook = getattr(self._plan, "after_job", None)
+        if callable(hook):
+            hook()
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Wait until the labeller is ready (for benchmarks and tests)."""
+        waiter = getattr(self._plan, "wait_ready", None)
+        return bool(waiter(timeout)) if callable(waiter) else True
 
     def close(self) -> None:
         """Stop worker processes the planner started (if any)."""

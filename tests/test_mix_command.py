@@ -43,3 +43,55 @@ def test_mix_json_report_and_copy(tmp_path: Path) -> None:
     bad.write_text('{"No such track": "kick"}')
     out = CliRunner().invoke(main, ["mix", str(project), "--labels", str(bad)])
     assert out.exit_code != 0 and "No such track" in out.stderr
+
+
+def test_mix_apply_lands_live_over_osc_at_a_reaper_like_peer(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    """--apply sends every fader move, in dB, to a peer that speaks REAPER's OSC dialect."""
+    import socket
+
+    from _support import shared_dir
+    from test_reaper_osc import ReaperPeer  # the pattern-checking peer of the OSC tests
+
+    from bridge.session.rpp_session import load_session
+
+    project = require_path(REPO / "examples" / "untidy_session" / "untidy_session.RPP")
+    session = load_session(project)
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    feedback_port = probe.getsockname()[1]
+    probe.close()
+    peer = ReaperPeer(shared_dir() / "reaper" / "Default.ReaperOSC",
+                      [t.name for t in session.tracks], feedback_port)
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps(LABELS))
+    config = tmp_path / "config.toml"
+    config.write_text(f'[reaper]\nport = {peer.port}\nfeedback_port = {feedback_port}\n'
+                      f'[paths]\ndata_dir = "{tmp_path / "data"}"\n')
+    monkeypatch.setenv("STUDIO_BRIDGE_CONFIG", str(config))
+    try:
+        out = CliRunner().invoke(main, ["mix", str(project), "--labels", str(labels), "--no-eq",
+                                        "--json", "--apply"])
+    finally:
+        peer.close()
+    assert out.exit_code == 0, out.output + out.stderr
+    plan = Plan.from_json(out.stdout)
+    assert not peer.rejected
+    got = {t.name: t.volume_db for t in peer.tracks}
+    for edit in plan:
+        assert abs(got[edit.track_name] - edit.volume_db) < 1e-3
+
+
+def test_mix_apply_without_a_daw_fails_cleanly(tmp_path: Path, monkeypatch) -> None:
+    project = require_path(REPO / "examples" / "untidy_session" / "untidy_session.RPP")
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps(LABELS))
+    config = tmp_path / "config.toml"
+    config.write_text("[reaper]\nport = 9\nfeedback_port = 39731\n"  # nobody answers there
+                      "[apply]\nanswer_timeout_ms = 200\n"
+                      f'[paths]\ndata_dir = "{tmp_path / "data"}"\n')
+    monkeypatch.setenv("STUDIO_BRIDGE_CONFIG", str(config))
+    out = CliRunner().invoke(main, ["mix", str(project), "--labels", str(labels), "--no-eq",
+                                    "--apply"])
+    assert out.exit_code != 0
+    assert "live apply failed" in out.stderr and "nothing was changed" in out.stderr

@@ -27,15 +27,18 @@ import click
               help="Also save the Plan JSON here (apply later with 'studio-bridge apply').")
 @click.option("--write-copy", type=click.Path(dir_okay=False),
               help="Write the mixed project to this new .rpp (PROJECT is not touched).")
+@click.option("--apply", "apply_live", is_flag=True,
+              help="Apply the Plan live in the DAW that has PROJECT open (REAPER or Ardour, "
+                   "over OSC); fails cleanly when the DAW does not answer.")
 def command(project: str, dry_run: bool, as_json: bool, max_move_db: float | None,
             headroom_db: float | None, targets_file: str | None, labels_file: str | None,
             no_eq: bool, no_levels: bool, report_path: str | None, save_plan: str | None,
-            write_copy: str | None) -> None:
+            write_copy: str | None, apply_live: bool) -> None:
     """Balance PROJECT's faders toward class loudness targets and suggest EQ bands.
 
     Every move says why (class, measured loudness, target, cap). The Plan is printed; with
-    --write-copy it goes into a copy of the project, with --save-plan into a JSON file that
-    'studio-bridge apply' (or the REAPER actions) can apply as one undo step.
+    --apply it lands live in the open DAW, with --write-copy in a copy of the project, with
+    --save-plan in a JSON file that 'studio-bridge apply' (or the REAPER actions) can apply.
     """
     import tempfile
 
@@ -75,7 +78,20 @@ def command(project: str, dry_run: bool, as_json: bool, max_move_db: float | Non
         click.echo(f"report: {report_path}", err=as_json)
     if save_plan:
         Path(save_plan).write_text(plan.to_json() + "\n", encoding="utf-8")
-    if dry_run or not write_copy:
+    if dry_run:
+        return
+    if apply_live:
+        from bridge.config import ConfigError
+        from bridge.daw.live import apply_live as deliver
+
+        try:
+            click.echo(deliver(plan, session), err=as_json)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        except (ConnectionError, RuntimeError, OSError) as exc:
+            raise click.ClickException(f"live apply failed: {exc}; nothing was changed by "
+                                       "this run (use --write-copy or --save-plan)") from None
+    if not write_copy:
         return
     from bridge.daw.rpp_file import apply_plan_to_file
     from bridge.session.project_file import ProjectChangedError

@@ -22,6 +22,7 @@ import json
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any, ClassVar
 
 BAND_TYPES = ("high_pass", "low_shelf", "band", "notch", "high_shelf", "low_pass")
@@ -305,3 +306,16 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)
+
+
+@dataclass
+class ApplyResult:
+    """What applying a Plan to a project file did: edits written, edits skipped (with why),
+    and the backup of the file as it was (None when nothing was written)."""
+
+    applied: list[Edit] = field(default_factory=list)
+    skipped: list[tuple[Edit, str]] = field(default_factory=list)
+    backup: Path | None = None
+
+    def __repr__(self) -> str:
+        return f"<ApplyResult {len(self.applied)} applied, {len(self.skipped)} skipped>"

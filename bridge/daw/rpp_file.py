@@ -9,12 +9,11 @@ plan" applies those live.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from bridge.plan import (
     AddTake,
-    Edit,
+    ApplyResult,
     Plan,
     RenameTrack,
     SetColor,
@@ -30,16 +29,6 @@ from bridge.session.rpp_session import hex_to_native, track_guid
 SOURCE_KINDS = {".wav": "WAVE", ".w64": "WAVE", ".flac": "FLAC", ".mp3": "MP3",
                 ".ogg": "VORBIS", ".opus": "OPUS", ".wv": "WAVPACK", ".aif": "WAVE",
                 ".aiff": "WAVE"}
-
-
-@dataclass
-class ApplyResult:
-    applied: list[Edit] = field(default_factory=list)
-    skipped: list[tuple[Edit, str]] = field(default_factory=list)
-    backup: Path | None = None
-
-    def __repr__(self) -> str:
-        return f"<ApplyResult {len(self.applied)} applied, {len(self.skipped)} skipped>"
 
 
 def _volpan(track: rpp.Chunk) -> rpp.Line:

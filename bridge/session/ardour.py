@@ -22,10 +22,19 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.plan import Edit, Plan, RenameTrack, SetColor, SetEqBand, SetMute, SetPan, SetVolume
+from bridge.plan import (
+    ApplyResult,
+    Plan,
+    RenameTrack,
+    SetColor,
+    SetEqBand,
+    SetMute,
+    SetPan,
+    SetVolume,
+)
 from bridge.session.model import Item, Session, Source, Track, db_to_gain, gain_to_db
 from bridge.session.project_file import read_with_fingerprint, safe_write
 
@@ -341,16 +350,6 @@ def _item(region: ET.Element, clock: _Clock, sources: _SourceIndex) -> Item:
 
 # --------------------------------------------------------------------------------------------
 # writing
-
-
-@dataclass
-class ApplyResult:
-    applied: list[Edit] = field(default_factory=list)
-    skipped: list[tuple[Edit, str]] = field(default_factory=list)
-    backup: Path | None = None
-
-    def __repr__(self) -> str:
-        return f"<ApplyResult {len(self.applied)} applied, {len(self.skipped)} skipped>"
 
 
 def _route(root: ET.Element, rid: str) -> ET.Element | None:

@@ -10,7 +10,7 @@ import click
 
 @click.command("apply")
 @click.argument("plan_file", type=click.File("r"))
-@click.argument("project", type=click.Path(exists=True, dir_okay=False))
+@click.argument("project", type=click.Path(exists=True, dir_okay=False))  # .RPP or .ardour
 @click.option("--out", "out_file", type=click.Path(dir_okay=False),
               help="Write the result to this new file and leave PROJECT untouched.")
 @click.option("--dry-run", is_flag=True, help="Only print what would change.")
@@ -32,14 +32,14 @@ def command(plan_file, project: str, out_file: str | None, dry_run: bool) -> Non
     click.echo(plan.describe())
     if dry_run:
         return
-    if project_daw(project) != "reaper":
-        raise click.ClickException(f"{project}: only REAPER projects are written by 'apply'; "
-                                   "apply Ardour plans live (studio-bridge mix/label)")
-    from bridge.daw.rpp_file import apply_plan_to_file
+    if project_daw(project) == "reaper":
+        from bridge.daw.rpp_file import apply_plan_to_file
+    else:  # close the session in Ardour first: Ardour overwrites the file when it saves
+        from bridge.session.ardour import apply_plan_to_file
 
     try:
         result = apply_plan_to_file(project, plan, out=out_file)
-    except (RppParseError, ProjectChangedError, OSError) as exc:
+    except (RppParseError, ProjectChangedError, OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     target = Path(out_file) if out_file else Path(project)
     click.echo(f"\n{len(result.applied)} edit(s) written to {target}")

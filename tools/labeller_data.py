@@ -40,8 +40,10 @@ RATE = 22050
 """Every clip is made or resampled to this rate (Hz)."""
 
 SF2_TRAIN = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-SF2_TRAIN_EXTRA = (Path("/usr/share/sounds/sf3/MuseScore_General_Lite.sf3"),  # musescore-general-soundfont-small
-                   Path("/usr/share/sounds/sf2/sf_GMbank.sf2"))  # csound-soundfont
+SF2_TRAIN_EXTRA = (
+    Path("/usr/share/sounds/sf3/MuseScore_General_Lite.sf3"),  # musescore-general-soundfont-small
+    Path("/usr/share/sounds/sf2/sf_GMbank.sf2"),  # csound-soundfont
+)
 SF2_TEST = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 AVL_TRAIN = Path("/usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2")  # avldrums.lv2-soundfont
 AVL_TEST = Path("/usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2")
@@ -79,7 +81,8 @@ GM_PROGRAMS: dict[str, list[int]] = {
     "strings": [40, 41, 42, 43, 44, 45, 48, 49, 50, 51],
     "brass": [56, 57, 58, 59, 60, 61, 62, 63],
     "woodwind": [64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79],
-    "vocal": [52, 53, 54],
+    # 52 Choir Aahs, 53 Voice Oohs; 54 "Synth Voice" is a synth patch, not a singer
+    "vocal": [52, 53],
     OTHER: [88, 89, 90, 91, 92, 93, 94, 95, 99, 100, 101, 102, 120, 121, 122, 123, 124, 125,
             126, 127],
 }
@@ -792,7 +795,7 @@ def all_clips(seed: int = 1234, scale: float = 1.0) -> Iterator[Clip]:
     yield from espeak_clips("test", seed + 8, k(24))
     yield from synth_voice_clips("train", seed + 9, k(60))
     yield from synth_voice_clips("test", seed + 10_000, k(24))
-    yield from other_synth_clips("train", seed + 11, k(60))
+    yield from other_synth_clips("train", seed + 11, k(90))
     yield from other_synth_clips("test", seed + 20_000, k(14))
 
 

@@ -16,6 +16,7 @@ matrix.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -29,12 +30,17 @@ sys.path.insert(0, str(REPO / "tools"))
 
 import labeller_data as data  # noqa: E402
 
-from bridge.assist.labeller.features import FEATURE_NAMES, extract_features  # noqa: E402
+from bridge.assist.labeller.features import (  # noqa: E402
+    FEATURE_NAMES,
+    FEATURES_VERSION,
+    extract_features,
+)
 from bridge.assist.labeller.model import MODEL_PATH, OTHER, VOCABULARY, LabelModel  # noqa: E402
 
 CLASSES = (*VOCABULARY, OTHER)
 SEED = 20240611
 AUGMENTED_COPIES = 2
+ROW_CACHE = REPO / "build" / "labeller" / "rows.npz"
 
 
 def _features_job(args: tuple[np.ndarray, int, bool]) -> np.ndarray:
@@ -42,6 +48,12 @@ def _features_job(args: tuple[np.ndarray, int, bool]) -> np.ndarray:
     if do_augment:
         audio = data.augment(audio, np.random.default_rng(seed))
     return extract_features(audio, data.RATE)
+
+
+def _row_key(audio: np.ndarray, seed: int, do_augment: bool) -> str:
+    h = hashlib.blake2b(audio.tobytes(), digest_size=16)
+    h.update(f"{seed}:{do_augment}:{len(FEATURE_NAMES)}:{FEATURES_VERSION}".encode())
+    return h.hexdigest()
 
 
 def build_features(scale: float) -> dict[str, np.ndarray]:
@@ -61,8 +73,23 @@ def build_features(scale: float) -> dict[str, np.ndarray]:
             jobs.append((clip.audio, SEED + base * 10 + k, True))
             meta.append((clip.label, clip.source, clip.split, base, k + 1))
     print(f"{len(jobs)} feature rows from {meta[-1][3] + 1} clips ({time.time() - t0:.0f} s)")
+    # rows already computed for the same audio and augmentation seed are taken from the cache
+    keys = [_row_key(*job) for job in jobs]
+    cached: dict[str, np.ndarray] = {}
+    if ROW_CACHE.is_file():
+        with np.load(ROW_CACHE, allow_pickle=False) as f:
+            if tuple(f["feature_names"]) == FEATURE_NAMES:
+                cached = dict(zip(f["keys"].tolist(), f["rows"], strict=True))
+    todo = [i for i, k in enumerate(keys) if k not in cached]
+    print(f"{len(jobs) - len(todo)} rows from the cache, {len(todo)} to compute")
     with ProcessPoolExecutor(max_workers=data.cpu_count()) as pool:
-        rows = list(pool.map(_features_job, jobs, chunksize=16))
+        fresh = list(pool.map(_features_job, [jobs[i] for i in todo], chunksize=16))
+    for i, row in zip(todo, fresh, strict=True):
+        cached[keys[i]] = row
+    rows = [cached[k] for k in keys]
+    ROW_CACHE.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(ROW_CACHE, keys=np.array(keys), rows=np.stack(rows),
+             feature_names=np.array(FEATURE_NAMES))
     print(f"features done ({time.time() - t0:.0f} s)")
     labels, sources, splits, bases, aug = zip(*meta, strict=True)
     return {
@@ -147,6 +174,25 @@ def fit_model(x: np.ndarray, y: np.ndarray, members: int, seed: int, **kw: float
     return LabelModel(CLASSES, tuple(FEATURE_NAMES), mean, scale, w1, b1, w2, b2)
 
 
+def with_novelty_stats(model: LabelModel, x: np.ndarray, y: np.ndarray) -> LabelModel:
+    """Add per-class feature statistics so inputs unlike any training row become unknown."""
+    z = (x - model.mean) / model.scale
+    n = len(model.classes)
+    mean = np.zeros((n, z.shape[1]))
+    spread = np.ones((n, z.shape[1]))
+    limit = np.ones(n)
+    for c in range(n):
+        rows = z[y == c]
+        if len(rows) < 5:
+            continue
+        mean[c] = rows.mean(axis=0)
+        spread[c] = rows.std(axis=0) + 0.05
+        d = np.mean(np.clip(((rows - mean[c]) / spread[c]) ** 2, 0, 100), axis=1)
+        limit[c] = 2.0 * np.percentile(d, 99)
+    return LabelModel(**{**model.__dict__, "class_mean": mean, "class_spread": spread,
+                         "novelty_limit": limit})
+
+
 # ---------------------------------------------------------------------------------------------
 # Evaluation
 # ---------------------------------------------------------------------------------------------
@@ -192,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=REPO / "build" / "labeller" / "features.npz")
     ap.add_argument("--reuse", action="store_true", help="reuse the cached feature rows")
     ap.add_argument("--scale", type=float, default=1.0, help="shrink clip counts (quick runs)")
-    ap.add_argument("--members", type=int, default=5)
+    ap.add_argument("--members", type=int, default=3)
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
     ap.add_argument("--report", type=Path, default=None, help="write the evaluation (markdown)")
     args = ap.parse_args(argv)
@@ -222,14 +268,16 @@ def main(argv: list[str] | None = None) -> int:
 
     probe = fit_model(ds["x"][fit_rows], y_all[fit_rows], members=2, seed=SEED)
     temperature = fit_temperature(probe.logits(ds["x"][is_val]), y_all[is_val])
-    print(f"validation accuracy {np.mean(probe.logits(ds['x'][is_val]).argmax(1) == y_all[is_val]):.3f}"
-          f", temperature {temperature:.2f}")
+    val_acc = np.mean(probe.logits(ds["x"][is_val]).argmax(1) == y_all[is_val])
+    print(f"validation accuracy {val_acc:.3f}, temperature {temperature:.2f}")
 
     model = fit_model(ds["x"][train], y_all[train], members=args.members, seed=SEED)
     model = LabelModel(**{**model.__dict__, "temperature": temperature, "min_confidence": 0.5,
                           "info": {"trained": time.strftime("%Y-%m-%d"),
                                    "train_rows": str(int(train.sum())),
-                                   "seed": str(SEED)}})
+                                   "seed": str(SEED),
+                                   "features_version": str(FEATURES_VERSION)}})
+    model = with_novelty_stats(model, ds["x"][train], y_all[train])
     model.save(args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} kB) in {time.time() - t0:.0f} s")
 
@@ -242,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     out.append(report(cm, CLASSES, "Held-out clips, 15 vocabulary classes (top-1 over all 16 "
                                    "outputs, `_other` counted as wrong)"))
     conf = ev["p"].max(axis=1)
-    kept = conf >= model.min_confidence
+    novel = model.novelty(ds["x"][vocab_rows], ev["pred"]) > 1.0
+    kept = (conf >= model.min_confidence) & ~novel
     acc_kept = np.mean(ev["pred"][kept] == ev["y"][kept]) if kept.any() else float("nan")
     out.append(f"At the shipped threshold (confidence >= {model.min_confidence}): "
                f"{kept.mean():.1%} of held-out clips get a label, and those labels are "
@@ -269,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     oov = clean & (ds["label"] == OTHER)
     if oov.any():
         evo = evaluate(model, ds, oov)
-        as_unknown = (evo["pred"] == idx[OTHER]) | (evo["p"].max(axis=1) < model.min_confidence)
+        as_unknown = ((evo["pred"] == idx[OTHER]) | (evo["p"].max(axis=1) < model.min_confidence)
+                      | (model.novelty(ds["x"][oov], evo["pred"]) > 1.0))
         out += ["### Outside the vocabulary", "",
                 f"{oov.sum()} held-out clips of noise, hum, tones, sweeps, clicks and General "
                 f"MIDI effects/pads from the held-out soundfont: "

@@ -123,7 +123,12 @@ def label_audio(samples: np.ndarray, rate: int, name_hint: str | None = None,
             parts.append(f"name {hint.name!r} says {said} but the audio disagrees")
     confidence = combined[best]
     label = best
-    if combined.get(OTHER, 0.0) > confidence:
+    novelty = float(model.novelty(vec[None, :], np.array([model.classes.index(best)]))[0])
+    figures["novelty"] = round(novelty, 3)
+    if novelty > 1.0:
+        label = UNKNOWN
+        parts.append(f"unlike any {best} the model was trained on (novelty {novelty:.1f})")
+    elif combined.get(OTHER, 0.0) > confidence:
         label = UNKNOWN
         parts.append("most likely not an instrument or voice of the vocabulary")
     elif confidence < threshold:

@@ -42,6 +42,12 @@ SILENCE_DBFS = -65.0
 ACTIVE_BELOW_PEAK_DB = 45.0
 """Frames more than this far below the stem's loudest frame are treated as silence."""
 
+FEATURES_VERSION = 2
+"""Bumped whenever the numbers a stem gives change (a trained model must match)."""
+HIGH_PASS_HZ = 25.0
+"""DC offset and subsonic rumble are removed before measuring: they say nothing about the
+instrument, and sample libraries and old recorders are full of them."""
+
 N_FFT = 2048
 HOP = 512
 N_MELS = 40
@@ -106,6 +112,8 @@ def mono(samples: np.ndarray) -> np.ndarray:
 
 def _frame_rms_db(y: np.ndarray, frame: int) -> np.ndarray:
     n = len(y) // frame
+    if len(y) == 0:
+        return np.array([-200.0])
     if n == 0:
         return np.array([10 * np.log10(np.mean(y**2) + 1e-20)])
     power = (y[: n * frame].reshape(n, frame) ** 2).mean(axis=1)
@@ -127,7 +135,7 @@ def select_active(y: np.ndarray, rate: int) -> tuple[np.ndarray, StemActivity]:
     duration = len(y) / rate
     if not active.any():
         return y[:0], StemActivity(duration, 0.0, peak_db, -200.0)
-    active_s = float(active.sum() * frame / rate)
+    active_s = min(float(active.sum() * frame / rate), duration)
     rms_active = float(10 * np.log10(np.mean(10 ** (db[active] / 10))))
     block = int(BLOCK_S * rate)
     n_blocks = max(1, int(np.ceil(len(y) / block)))
@@ -193,6 +201,13 @@ def _pitch(power: np.ndarray, active: np.ndarray, rate: int) -> list[float]:
             rng]
 
 
+def _high_pass(y: np.ndarray, rate: int) -> np.ndarray:
+    from scipy.signal import butter, sosfilt
+
+    sos = butter(2, HIGH_PASS_HZ, btype="highpass", fs=rate, output="sos")
+    return sosfilt(sos, y)
+
+
 def extract_features(samples: np.ndarray, rate: int) -> np.ndarray:
     """The feature vector of a stem (see :data:`FEATURE_NAMES`), ``float32``.
 
@@ -218,6 +233,7 @@ def analyse(samples: np.ndarray, rate: int) -> tuple[np.ndarray, StemActivity]:
     vec = np.zeros(len(FEATURE_NAMES), dtype=np.float32)
     if activity.active_s <= 0 or len(sel) < HOP * 2:
         return vec, activity
+    sel = _high_pass(sel - np.mean(sel), sr)
     peak = np.max(np.abs(sel))
     sel = sel / (peak + 1e-12)
     if len(sel) < N_FFT:

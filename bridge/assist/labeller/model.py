@@ -51,6 +51,23 @@ class LabelModel:
     min_confidence: float = 0.5
     """Below this calibrated confidence the answer is ``unknown``."""
     info: dict[str, str] = field(default_factory=dict)
+    class_mean: np.ndarray | None = None
+    """(classes, features): mean standardised feature vector of each class's training rows."""
+    class_spread: np.ndarray | None = None
+    """(classes, features): their spread (standard deviation, floored)."""
+    novelty_limit: np.ndarray | None = None
+    """(classes,): a row farther than this from its class (see :meth:`novelty`) is unlike
+    anything the class was trained on: twice the 99th percentile of the training rows."""
+
+    def novelty(self, x: np.ndarray, class_index: np.ndarray) -> np.ndarray:
+        """Distance of each row from the training rows of the given class, as a fraction of
+        :attr:`novelty_limit` (> 1: out of distribution). Zero when the model has no stats."""
+        if self.class_mean is None or self.class_spread is None or self.novelty_limit is None:
+            return np.zeros(len(np.atleast_2d(x)))
+        z = (np.atleast_2d(x).astype(np.float64) - self.mean) / self.scale
+        ci = np.asarray(class_index)
+        d = ((z - self.class_mean[ci]) / self.class_spread[ci]) ** 2
+        return np.mean(np.clip(d, 0.0, 100.0), axis=1) / self.novelty_limit[ci]
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Mean logits of the ensemble for feature rows ``x`` (n, features)."""
@@ -78,12 +95,16 @@ class LabelModel:
             min_confidence=np.float64(self.min_confidence),
             info_keys=np.array(list(self.info), dtype=str),
             info_values=np.array(list(self.info.values()), dtype=str),
+            **({} if self.novelty_limit is None else {
+                "class_mean": self.class_mean.astype(np.float32),
+                "class_spread": self.class_spread.astype(np.float32),
+                "novelty_limit": self.novelty_limit.astype(np.float64)}),
         )
 
 
 def read_model(path: Path) -> LabelModel:
     """Load a model file written by :meth:`LabelModel.save`."""
-    from .features import FEATURE_NAMES
+    from .features import FEATURE_NAMES, FEATURES_VERSION
 
     if not path.is_file():
         raise ModelError(f"{path}: labeller model not found (train it: "
@@ -100,10 +121,15 @@ def read_model(path: Path) -> LabelModel:
                 min_confidence=float(data["min_confidence"]),
                 info=dict(zip((str(k) for k in data["info_keys"]),
                               (str(v) for v in data["info_values"]), strict=True)),
+                **({} if "novelty_limit" not in data.files else {
+                    "class_mean": data["class_mean"].astype(np.float64),
+                    "class_spread": data["class_spread"].astype(np.float64),
+                    "novelty_limit": data["novelty_limit"].astype(np.float64)}),
             )
     except (OSError, KeyError, ValueError) as exc:
         raise ModelError(f"{path}: not a labeller model ({exc})") from None
-    if model.feature_names != FEATURE_NAMES:
+    version = model.info.get("features_version")
+    if model.feature_names != FEATURE_NAMES or (version and version != str(FEATURES_VERSION)):
         raise ModelError(f"{path}: trained on other features than this code computes; retrain")
     return model
 

@@ -52,6 +52,7 @@ pytestmark = pytest.mark.ardour
 
 SCRIPTS = REPO / "daw_scripts" / "ardour"
 LIBRARY = SCRIPTS / "studio_bridge_ardour.lua"
+CORE = REPO / "daw_scripts" / "common" / "studio_bridge_core.lua"
 SR = 48000
 NAMES = {"bass_tone": "Bass", "noise_bed": "Noise Bed", "lead_tone": "Lead Synth"}
 
@@ -60,6 +61,15 @@ def require_ardour() -> None:
     require_program("ardour7-lua")
     require_path("/usr/lib/ardour7/luasession")
     require_path("/usr/lib/lv2/a-eq.lv2")
+
+
+def install_scripts(folder: Path) -> Path:
+    """Copy what docs/ardour.md says to copy into an Ardour scripts folder: the actions, their
+    library and the shared core, side by side (nothing from the checkout is reachable there)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for lua in [*SCRIPTS.glob("studio_bridge_*.lua"), CORE]:
+        shutil.copy2(lua, folder / lua.name)
+    return folder
 
 
 def _signals(folder: Path) -> dict[str, Path]:
@@ -110,10 +120,7 @@ class Rig:
         self.pending = PendingPlans(root / "data" / "pending")
         self.server = SpoolServer(self.spool, self.registry, pending=self.pending)
         self.requests: list[dict] = []
-        self.scripts = root / "scripts"
-        self.scripts.mkdir(parents=True)
-        for lua in SCRIPTS.glob("studio_bridge_*.lua"):
-            shutil.copy2(lua, self.scripts / lua.name)
+        self.scripts = install_scripts(root / "scripts")
         (self.scripts / "studio_bridge_settings.json").write_text(json.dumps(
             {"spool_dir": str(self.spool), "poll_ms": 20, **(settings or {})}))
         self.stop = threading.Event()
@@ -550,17 +557,34 @@ ok, err = SB.validate_plan({edits = {{op = "set_volume", track = "{ABC}", volume
 assert(not ok and err:find("not an Ardour route id"), err)
 ok, err = SB.validate_plan({edits = {{op = "explode", track = "1"}}})
 assert(not ok and err:find("unknown op"), err)
+ok, err = SB.validate_plan({edits = {{op = "rename_track", track = "121", name = ""}}})
+assert(not ok and err == "edit 1 (rename_track): bad name", err)
+assert(SB.core.validate_plan({edits = {{op = "rename_track", track = "x", name = ""}}},
+  {track = function() end}))
+print("CORE\t" .. debug.getinfo(SB.core.read_file, "S").source)
 print("LUA OK")
 """
 
 
 def test_library_json_and_validation_in_plain_lua(tmp_path):
     lua = require_program("lua5.4")
+    scripts = install_scripts(tmp_path / "scripts")
     script = tmp_path / "checks.lua"
     script.write_text(LUA_CHECKS, encoding="utf-8")
-    run = subprocess.run([lua, str(script), str(LIBRARY)], capture_output=True, text=True,
-                         timeout=20)
+    run = subprocess.run([lua, str(script), str(scripts / LIBRARY.name)], capture_output=True,
+                         text=True, timeout=20)
     assert run.returncode == 0 and "LUA OK" in run.stdout, run.stdout + run.stderr
+    assert f"CORE\t@{scripts}/{CORE.name}" in run.stdout  # loaded from the scripts folder
+
+
+def test_missing_core_is_named(tmp_path):
+    lua = require_program("lua5.4")
+    scripts = install_scripts(tmp_path / "scripts")
+    (scripts / CORE.name).unlink()
+    run = subprocess.run([lua, "-e", f"dofile({json.dumps(str(scripts / LIBRARY.name))})"],
+                         capture_output=True, text=True, timeout=20)
+    assert run.returncode != 0
+    assert f"{scripts}/{CORE.name} is missing" in run.stderr, run.stderr
 
 
 def test_action_headers_name_every_action():
@@ -570,6 +594,7 @@ def test_action_headers_name_every_action():
         m = re.search(r'ardour \{ \["type"\] = "EditorAction", name = "([^"]+)"', text)
         if path == LIBRARY:
             assert m is None  # the library must not show up as an action
+            assert CORE.name in text
             continue
         assert m, path
         names[m.group(1)] = path.name
@@ -577,3 +602,5 @@ def test_action_headers_name_every_action():
     assert set(names) == {f"Studio Bridge: {t}" for t in (
         "Label stems", "Starter mix", "Suggest EQ", "Clean up selected regions",
         "Apply pending plan")}
+    # the shared core is no action either (nor an Ardour script of any kind)
+    assert not re.search(r"^\s*ardour\s*\{", CORE.read_text(encoding="utf-8"), re.M)

@@ -48,6 +48,11 @@ def test_install_adds_scripts_actions_and_surface(resource, tmp_path):
     report = ri.install(resource, spool_dir=tmp_path / "spool")
     scripts = resource / "Scripts" / "StudioBridge"
     assert (scripts / "studio_bridge.lua").is_file()
+    # the library loads the DAW-neutral core from its own folder
+    core = REPO / "daw_scripts" / "common" / "studio_bridge_core.lua"
+    assert (scripts / core.name).read_bytes() == core.read_bytes()
+    assert scripts / core.name in report.scripts
+    assert not any(a.file == core.name for a in report.actions)  # not an action
     assert len(report.actions) == 7
     kb = (resource / "reaper-kb.ini").read_text()
     assert kb.startswith(KB_INI + "\n")
@@ -163,7 +168,19 @@ def test_reapack_index_is_current_and_complete():
     actions = {a.file for a in ri.action_scripts()}
     assert {f for f, m in sources.items() if m == "main"} == actions
     assert sources["studio_bridge.lua"] == "false"
+    assert sources["studio_bridge_core.lua"] == "false"
+    urls = {s.get("file"): s.text for s in pkg.iter("source")}
+    assert urls["studio_bridge_core.lua"].endswith("/daw_scripts/common/studio_bridge_core.lua")
     assert all(s.text.startswith("https://") for s in pkg.iter("source"))
+    # ReaPack installs exactly what the installer copies, under the same names
+    assert set(sources) == {p.name for p in ri.script_files()}
+
+
+def test_reapack_provides_lines():
+    tool = _tool()
+    assert tool.provides("[nomain] .\n[main] a.lua\n  ../common/c.lua > c.lua\nb.lua") == [
+        ("nomain", ".", "."), ("main", "a.lua", "a.lua"), ("", "../common/c.lua", "c.lua"),
+        ("", "b.lua", "b.lua")]
 
 
 def test_cli_apply_dry_run_and_absent_reaper(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import random
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -16,13 +17,13 @@ from pathlib import Path
 import pytest
 from _support import REPO, require_program, shared_dir
 
+from bridge.daw import reaper_install as ri
 from bridge.daw.pending import PendingPlans
 from bridge.daw.reaper import q_to_octaves
 from bridge.daw.spool import HandlerRegistry, SpoolServer
 from bridge.plan import Plan, RenameTrack, SetColor, SetEqBand, SetVolume
 
 SCRIPTS = REPO / "daw_scripts"
-REAPER_SCRIPTS = SCRIPTS / "reaper"
 LUA_DIR = REPO / "tests" / "lua"
 
 
@@ -48,15 +49,32 @@ def signatures():
 
 
 @pytest.fixture(scope="module")
-def fake_lua(tmp_path_factory, signatures) -> Path:
-    out = tmp_path_factory.mktemp("fake") / "fake_reaper.lua"
+def installed(tmp_path_factory) -> Path:
+    """Scripts/StudioBridge of a temporary resource folder, laid out as the installer (and
+    ReaPack) lay it out: REAPER's scripts and the shared studio_bridge_core.lua side by side,
+    away from the checkout, so the library finds the core only where REAPER would."""
+    scripts = installed_scripts(tmp_path_factory.mktemp("resource"))
+    scripts.mkdir(parents=True)
+    for lua in ri.script_files():
+        shutil.copyfile(lua, scripts / lua.name)
+    return scripts
+
+
+def installed_scripts(resource: Path) -> Path:
+    return resource / "Scripts" / ri.INSTALL_FOLDER
+
+
+@pytest.fixture(scope="module")
+def fake_lua(installed, signatures) -> Path:
+    """The generated ``reaper`` table, in the resource folder of ``installed``."""
+    out = installed.parents[1] / "fake_reaper.lua"
     out.write_text(fake_reaper.generate_lua(signatures), encoding="utf-8")
     return out
 
 
 def run_lua(lua: str, fake: Path, scenario: dict, tmp: Path, env: dict | None = None,
             timeout: float = 30) -> dict:
-    scenario = {"scripts_dir": str(REAPER_SCRIPTS), **scenario}
+    scenario = {"scripts_dir": str(installed_scripts(fake.parent)), **scenario}
     path = tmp / f"scenario_{random.randrange(1 << 30)}.json"
     path.write_text(json.dumps(scenario), encoding="utf-8")
     proc = subprocess.run([lua, str(LUA_DIR / "run.lua"), str(fake), str(path)],
@@ -205,7 +223,7 @@ def test_add_take_keeps_the_old_take_and_resolves_relative_paths(lua, fake_lua, 
     assert out["result"]["notes"] == [f"{guid(2)}: no item 4 on the track"]
 
 
-def test_lua_json_round_trips_what_python_writes(lua, tmp_path):
+def test_lua_json_round_trips_what_python_writes(lua, tmp_path, installed):
     rng = random.Random(7)
 
     def value(depth=0):
@@ -229,7 +247,7 @@ def test_lua_json_round_trips_what_python_writes(lua, tmp_path):
                    encoding="utf-8")
     script = tmp_path / "rt.lua"
     script.write_text(
-        f'package.path = "{REAPER_SCRIPTS}/?.lua;" .. package.path\n'
+        f'package.path = "{installed}/?.lua;" .. package.path\n'
         'reaper = {}\nlocal SB = require("studio_bridge")\n'
         f'for line in io.lines("{src}") do io.write(SB.json.encode(SB.json.decode(line)), "\\n")'
         ' end\n', encoding="utf-8")
@@ -250,10 +268,10 @@ def _normalise(v):
     return v
 
 
-def test_lua_json_rejects_malformed_text(lua, tmp_path):
+def test_lua_json_rejects_malformed_text(lua, tmp_path, installed):
     script = tmp_path / "bad.lua"
     script.write_text(
-        f'package.path = "{REAPER_SCRIPTS}/?.lua;" .. package.path\n'
+        f'package.path = "{installed}/?.lua;" .. package.path\n'
         'reaper = {}\nlocal SB = require("studio_bridge")\n'
         'for _, t in ipairs({"{", "[1,]", "{\\"a\\" 1}", "tru", "\\"abc", "1 2", ""}) do\n'
         '  print((pcall(SB.json.decode, t)))\nend\n', encoding="utf-8")
@@ -384,21 +402,44 @@ def test_unsaved_project_is_refused(lua, fake_lua, tmp_path):
     assert "Save the project first" in out["dialogs"][0]
 
 
-def test_undo_only_undoes_our_own_change(lua, fake_lua, tmp_path):
+def test_undo_only_undoes_our_own_change(lua, fake_lua, tmp_path, installed):
     script = tmp_path / "undo.lua"
     script.write_text(
         f'dofile("{fake_lua}")\n'
         f'local W = dofile("{LUA_DIR}/world.lua")\nW.setup({{}})\n'
         'for k, f in pairs(W.impl) do FAKE.impl[k] = f end\n'
         'W.undo = {"Move items", "Studio Bridge: Starter mix"}\n'
-        f'dofile("{REAPER_SCRIPTS}/studio_bridge_undo_last.lua")\n'
+        f'dofile("{installed}/studio_bridge_undo_last.lua")\n'
         'print(#W.undo, #W.dialogs)\n'
-        f'dofile("{REAPER_SCRIPTS}/studio_bridge_undo_last.lua")\n'
+        f'dofile("{installed}/studio_bridge_undo_last.lua")\n'
         'print(#W.undo, #W.dialogs, W.dialogs[1])\n', encoding="utf-8")
     out = subprocess.run([lua, str(script)], capture_output=True, text=True, check=True)
     first, second = out.stdout.splitlines()[:2]
     assert first == "1\t0"
     assert second.startswith("1\t1\t") and "Move items" in second
+
+
+def test_library_loads_the_core_from_its_own_folder(lua, installed, tmp_path):
+    script = tmp_path / "where.lua"
+    script.write_text(
+        f'package.path = "{installed}/?.lua;" .. package.path\n'
+        'reaper = {}\nlocal SB = require("studio_bridge")\n'
+        'print(debug.getinfo(SB.core.read_file, "S").source)\n', encoding="utf-8")
+    out = subprocess.run([lua, str(script)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"@{installed}/studio_bridge_core.lua"
+
+
+def test_missing_core_is_named(lua, fake_lua, installed, tmp_path):
+    partial = tmp_path / "Scripts" / ri.INSTALL_FOLDER
+    shutil.copytree(installed, partial)
+    (partial / "studio_bridge_core.lua").unlink()
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(json.dumps({"scripts_dir": str(partial), "mode": "script",
+                                    "world": WORLD, "script": "studio_bridge_label_stems.lua"}))
+    proc = subprocess.run([lua, str(LUA_DIR / "run.lua"), str(fake_lua), str(scenario)],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert f"{partial}/studio_bridge_core.lua is missing" in proc.stderr, proc.stderr
 
 
 # ------------------------------------------------------------------------------------------
@@ -445,8 +486,10 @@ def _split_args(text: str, start: int) -> list[str] | None:
 
 def test_every_api_name_in_daw_scripts_exists(signatures):
     files = sorted(SCRIPTS.rglob("*.lua"))
-    reaper_files = [f for f in files if "reaper" in f.parts]
-    assert len(reaper_files) >= 8
+    # the shared core runs inside REAPER too: whatever it names must exist there
+    reaper_files = [f for f in files if "reaper" in f.parts or "common" in f.parts]
+    assert len(reaper_files) >= 9
+    assert {f.name for f in ri.script_files()} <= {f.name for f in reaper_files}
     problems, checked = [], 0
     for path in reaper_files:
         text = path.read_text(encoding="utf-8")

@@ -4,7 +4,10 @@
 
 Packages are the scripts whose header has ``@version``; their ``@provides`` lines become
 ``<source>`` entries (``.`` is the script itself, ``[main]`` registers an action,
-``[nomain]`` only installs the file). ``--check`` exits 1 when the committed index is stale.
+``[nomain]`` only installs the file, ``path > name`` installs ``path``, relative to
+daw_scripts/reaper, as ``name`` beside the scripts: how the DAW-neutral
+``../common/studio_bridge_core.lua`` gets next to ``studio_bridge.lua``).
+``--check`` exits 1 when the committed index is stale.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from urllib.parse import urljoin
 from xml.etree import ElementTree as ET
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,13 +30,16 @@ sys.path.insert(0, str(REPO))
 from bridge.daw.reaper_install import read_header  # noqa: E402
 
 
-def provides(text: str) -> list[tuple[str, str]]:
-    """``@provides`` lines -> [(option, file)] with option ``main``/``nomain``/``""``."""
+def provides(text: str) -> list[tuple[str, str, str]]:
+    """``@provides`` lines -> [(option, file, installed name)] with option
+    ``main``/``nomain``/``""``; the name is the file's own unless the line says ``> name``."""
     out = []
     for line in text.splitlines():
-        m = re.match(r"^(?:\[(\w+)\]\s*)?(\S.*)$", line.strip())
+        m = re.match(r"^(?:\[(\w+)\]\s*)?(\S.*?)(?:\s+>\s+(\S.*))?$", line.strip())
         if m:
-            out.append((m.group(1) or "", m.group(2).strip()))
+            file = m.group(2).strip()
+            name = (m.group(3) or "").strip() or file.rsplit("/", 1)[-1]
+            out.append((m.group(1) or "", file, name))
     return out
 
 
@@ -50,16 +57,17 @@ def build(base_url: str = DEFAULT_BASE_URL, scripts: Path = SCRIPTS) -> str:
             ET.SubElement(metadata, "description").text = header["about"]
         version = ET.SubElement(pkg, "version", name=header["version"],
                                 author=header.get("author", ""))
-        for option, file in provides(header.get("provides", ".")) or [("", ".")]:
-            name = path.name if file == "." else file
-            if not (scripts / name).is_file():
-                raise SystemExit(f"{path.name}: @provides names {name}, which does not exist")
+        for option, file, name in provides(header.get("provides", ".")) or [("", ".", ".")]:
+            if file == ".":
+                file = name = path.name
+            if not (scripts / file).is_file():
+                raise SystemExit(f"{path.name}: @provides names {file}, which does not exist")
             attrs = {"file": name}
             if option:
                 # ReaPack: a section list registers the action there; "false" only installs
                 attrs["main"] = "main" if option == "main" else "false"
             src = ET.SubElement(version, "source", attrs)
-            src.text = f"{base_url.rstrip('/')}/{name}"
+            src.text = urljoin(base_url.rstrip("/") + "/", file)
     ET.indent(index)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(index, "unicode") + "\n"
 

@@ -2,8 +2,10 @@
 
 What :func:`install` does, each step idempotent (running it twice changes nothing more):
 
-1. copies ``daw_scripts/reaper/*.lua`` to ``<resource>/Scripts/StudioBridge/`` and writes
-   ``studio_bridge_settings.json`` there (spool folder, OSC ports) for the Lua side;
+1. copies ``daw_scripts/reaper/*.lua`` and the DAW-neutral ``daw_scripts/common/*.lua``
+   (``studio_bridge_core.lua``, which ``studio_bridge.lua`` loads from its own folder) to
+   ``<resource>/Scripts/StudioBridge/`` and writes ``studio_bridge_settings.json`` there
+   (spool folder, OSC ports) for the Lua side;
 2. registers each action in ``reaper-kb.ini`` with a fixed custom command ID::
 
        SCR 4 0 STUDIO_BRIDGE_LABEL_STEMS "Custom: Studio Bridge: Label stems" "StudioBridge/..."
@@ -33,6 +35,8 @@ from bridge.daw.reaper import FEEDBACK_PORT, REAPER_OSC_PORT
 from bridge.daw.spool import default_spool_dir, write_json_atomic
 
 SCRIPTS_SOURCE = Path(__file__).resolve().parents[2] / "daw_scripts" / "reaper"
+COMMON_SOURCE = SCRIPTS_SOURCE.parent / "common"
+"""DAW-neutral Lua shared with the Ardour actions; installed beside the REAPER scripts."""
 INSTALL_FOLDER = "StudioBridge"
 """Folder under ``<resource>/Scripts``."""
 SURFACE_NAME = "Studio Bridge"
@@ -121,6 +125,16 @@ def action_scripts(source: Path = SCRIPTS_SOURCE) -> list[ActionScript]:
     if not out:
         raise InstallError(f"no action scripts in {source}")
     return out
+
+
+def script_files(source: Path = SCRIPTS_SOURCE, common: Path = COMMON_SOURCE) -> list[Path]:
+    """The Lua files an install puts side by side in ``Scripts/StudioBridge``, by name."""
+    files: dict[str, Path] = {}
+    for lua in [*sorted(common.glob("*.lua")), *sorted(source.glob("*.lua"))]:
+        if lua.name in files:
+            raise InstallError(f"{lua.name} is in both {common} and {source}")
+        files[lua.name] = lua
+    return [files[name] for name in sorted(files)]
 
 
 def read_header(path: Path) -> dict[str, str]:
@@ -374,6 +388,7 @@ def install(
     spool_dir: str | Path | None = None,
     ports: tuple[int, int] | None = None,
     source: Path = SCRIPTS_SOURCE,
+    common: Path = COMMON_SOURCE,
 ) -> InstallReport:
     """Install into REAPER's resource folder (found when not given)."""
     resource = find_resource_path(resource_path)
@@ -383,7 +398,7 @@ def install(
     manifest = _read_manifest(manifest_path)
     actions = action_scripts(source)
     target.mkdir(parents=True, exist_ok=True)
-    for lua in sorted(source.glob("*.lua")):
+    for lua in script_files(source, common):
         dest = target / lua.name
         if not dest.exists() or dest.read_bytes() != lua.read_bytes():
             shutil.copyfile(lua, dest)

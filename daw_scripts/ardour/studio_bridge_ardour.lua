@@ -17,235 +17,36 @@
 -- and their parameters) are not on Ardour's undo stack at all: the action prints every old
 -- value it replaced, so a change can be set back by hand.
 
-local SB = {}
-SB.VERSION = "0.1.0"
-SB.PROTOCOL = 1
-SB.TITLE = "Studio Bridge"
-SB.UNDO_PREFIX = "Studio Bridge: "
+--- Where the scripts live: $STUDIO_BRIDGE_ARDOUR_SCRIPTS, else <Ardour config>/scripts.
+local function scripts_folder()
+  local env = os.getenv("STUDIO_BRIDGE_ARDOUR_SCRIPTS")
+  if env and env ~= "" then return env end
+  return ARDOUR.user_config_directory(-1) .. "/scripts"
+end
+
+local function load_core()
+  -- the DAW-neutral core (JSON, spool files, Plan checks) belongs beside this library in the
+  -- scripts folder; the actions load the library from there as "@<path>"
+  local here = debug.getinfo(1, "S").source:match("^@(.*[/\\])") or scripts_folder() .. "/"
+  local path = here .. "studio_bridge_core.lua"
+  local fh = io.open(path, "rb")
+  if not fh then
+    error("Studio Bridge: " .. path .. " is missing; copy it next to the action scripts.", 0)
+  end
+  local chunk, err = load(fh:read("a"), "@" .. path)
+  fh:close()
+  if not chunk then error("Studio Bridge: " .. tostring(err), 0) end
+  return chunk()
+end
+
+local core = load_core()
+local SB = core.library("0.1.0")
 SB.SILENCE_DB = -150
-
----------------------------------------------------------------------------------------------
--- JSON
----------------------------------------------------------------------------------------------
-
-local json = {}
-SB.json = json
-
-json.null = setmetatable({}, { __tostring = function() return "null" end })
-local array_mt = { __name = "json.array" }
-
---- Mark a table as a JSON array (so an empty one encodes as [] rather than {}).
-function json.array(t)
-  return setmetatable(t or {}, array_mt)
-end
-
-local escapes = {
-  ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
-  ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t",
-}
-
-local function encode_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    return escapes[c] or string.format("\\u%04x", c:byte())
-  end) .. '"'
-end
-
-local function is_array(t)
-  if getmetatable(t) == array_mt then return true end
-  local n = 0
-  for k in pairs(t) do
-    if math.type(k) ~= "integer" or k < 1 then return false end
-    n = n + 1
-  end
-  return n > 0 and n == #t
-end
-
-local encode_value
-
-local function encode_table(t, seen)
-  if seen[t] then error("json: cannot encode a table that contains itself", 0) end
-  seen[t] = true
-  local out = {}
-  if is_array(t) then
-    for i = 1, #t do out[i] = encode_value(t[i], seen) end
-    seen[t] = nil
-    return "[" .. table.concat(out, ",") .. "]"
-  end
-  local keys = {}
-  for k in pairs(t) do
-    if type(k) ~= "string" then error("json: object keys must be strings", 0) end
-    keys[#keys + 1] = k
-  end
-  table.sort(keys)
-  for i, k in ipairs(keys) do
-    out[i] = encode_string(k) .. ":" .. encode_value(t[k], seen)
-  end
-  seen[t] = nil
-  return "{" .. table.concat(out, ",") .. "}"
-end
-
-encode_value = function(v, seen)
-  local kind = type(v)
-  if v == nil or v == json.null then return "null" end
-  if kind == "boolean" then return tostring(v) end
-  if kind == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then
-      error("json: cannot encode " .. tostring(v), 0)
-    end
-    if math.type(v) == "integer" then return string.format("%d", v) end
-    return string.format("%.17g", v)
-  end
-  if kind == "string" then return encode_string(v) end
-  if kind == "table" then return encode_table(v, seen) end
-  error("json: cannot encode a " .. kind, 0)
-end
-
-function json.encode(v)
-  return encode_value(v, {})
-end
-
-function json.decode(text)
-  if type(text) ~= "string" then error("json: expected text, got " .. type(text), 0) end
-  local pos = 1
-  local function fail(msg)
-    error(string.format("json: %s at byte %d", msg, pos), 0)
-  end
-  local function skip()
-    pos = text:find("[^ \t\r\n]", pos) or (#text + 1)
-  end
-  local function str()
-    pos = pos + 1
-    local parts = {}
-    while true do
-      local i = text:find('["\\%c]', pos)
-      if not i then fail("unterminated string") end
-      parts[#parts + 1] = text:sub(pos, i - 1)
-      local c = text:sub(i, i)
-      if c == '"' then
-        pos = i + 1
-        return table.concat(parts)
-      elseif c == "\\" then
-        local e = text:sub(i + 1, i + 1)
-        local simple = ({ b = "\b", f = "\f", n = "\n", r = "\r", t = "\t",
-                          ['"'] = '"', ["\\"] = "\\", ["/"] = "/" })[e]
-        if simple then
-          parts[#parts + 1] = simple
-          pos = i + 2
-        elseif e == "u" then
-          local hex = text:sub(i + 2, i + 5)
-          if not hex:match("^%x%x%x%x$") then pos = i; fail("bad \\u escape") end
-          local cp = tonumber(hex, 16)
-          pos = i + 6
-          if cp >= 0xD800 and cp <= 0xDBFF then
-            local low = text:match("^\\u(%x%x%x%x)", pos)
-            local lo = low and tonumber(low, 16)
-            if lo and lo >= 0xDC00 and lo <= 0xDFFF then
-              cp = 0x10000 + (cp - 0xD800) * 0x400 + (lo - 0xDC00)
-              pos = pos + 6
-            end
-          end
-          parts[#parts + 1] = utf8.char(cp)
-        else
-          pos = i
-          fail("bad escape")
-        end
-      else
-        pos = i
-        fail("control character in string")
-      end
-    end
-  end
-  local value
-  value = function()
-    skip()
-    local c = text:sub(pos, pos)
-    if c == "{" then
-      local obj = {}
-      pos = pos + 1
-      skip()
-      if text:sub(pos, pos) == "}" then pos = pos + 1; return obj end
-      while true do
-        skip()
-        if text:sub(pos, pos) ~= '"' then fail("expected a key") end
-        local k = str()
-        skip()
-        if text:sub(pos, pos) ~= ":" then fail("expected ':'") end
-        pos = pos + 1
-        obj[k] = value()
-        skip()
-        local d = text:sub(pos, pos)
-        pos = pos + 1
-        if d == "}" then return obj end
-        if d ~= "," then pos = pos - 1; fail("expected ',' or '}'") end
-      end
-    elseif c == "[" then
-      local arr = json.array({})
-      pos = pos + 1
-      skip()
-      if text:sub(pos, pos) == "]" then pos = pos + 1; return arr end
-      while true do
-        arr[#arr + 1] = value()
-        skip()
-        local d = text:sub(pos, pos)
-        pos = pos + 1
-        if d == "]" then return arr end
-        if d ~= "," then pos = pos - 1; fail("expected ',' or ']'") end
-      end
-    elseif c == '"' then
-      return str()
-    elseif text:find("^true", pos) then
-      pos = pos + 4; return true
-    elseif text:find("^false", pos) then
-      pos = pos + 5; return false
-    elseif text:find("^null", pos) then
-      pos = pos + 4; return json.null
-    else
-      local num = text:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
-      if not num or num == "" or num == "-" then fail("unexpected character") end
-      local n = tonumber(num)
-      if n == nil then fail("bad number") end
-      pos = pos + #num
-      return n
-    end
-  end
-  local result = value()
-  skip()
-  if pos <= #text then fail("trailing text") end
-  return result
-end
+local json = core.json
 
 ---------------------------------------------------------------------------------------------
 -- files and folders
 ---------------------------------------------------------------------------------------------
-
-function SB.read_file(path)
-  local fh = io.open(path, "rb")
-  if not fh then return nil end
-  local data = fh:read("a")
-  fh:close()
-  return data
-end
-
---- Write a file so a reader never sees half of it: a temporary name, then rename. The bridge
---- only reads "*.json", so the ".json.tmp" name is never taken for a request.
-function SB.write_file_atomic(path, data)
-  local tmp = path .. ".tmp"
-  local fh, err = io.open(tmp, "wb")
-  if not fh then return false, err end
-  fh:write(data)
-  fh:close()
-  local ok, rerr = os.rename(tmp, path)
-  if not ok then os.remove(tmp) return false, rerr end
-  return true
-end
-
-function SB.read_json(path)
-  local text = SB.read_file(path)
-  if not text then return nil end
-  local ok, value = pcall(json.decode, text)
-  if not ok then return nil, value end
-  return value
-end
 
 local function is_windows()
   return package ~= nil and package.config ~= nil and package.config:sub(1, 1) == "\\"
@@ -253,29 +54,14 @@ end
 
 --- The bridge's data folder, by the same rule as bridge/daw/spool.py default_data_dir().
 function SB.default_data_dir()
-  local env = os.getenv("STUDIO_BRIDGE_DATA")
-  if env and env ~= "" then return env end
-  local home = os.getenv("HOME") or ""
-  if is_windows() then
-    return (os.getenv("APPDATA") or (os.getenv("USERPROFILE") or "") .. "/AppData/Roaming")
-      .. "/studio-bridge"
-  end
+  if is_windows() then return core.default_data_dir("windows") end
   local config = ARDOUR and ARDOUR.user_config_directory and ARDOUR.user_config_directory(-1)
     or ""
-  if config:find("/Library/Preferences/", 1, true) then
-    return home .. "/Library/Application Support/studio-bridge"
-  end
-  local xdg = os.getenv("XDG_DATA_HOME")
-  if xdg and xdg ~= "" then return xdg .. "/studio-bridge" end
-  return home .. "/.local/share/studio-bridge"
+  if config:find("/Library/Preferences/", 1, true) then return core.default_data_dir("macos") end
+  return core.default_data_dir()
 end
 
---- Where the scripts live: $STUDIO_BRIDGE_ARDOUR_SCRIPTS, else <Ardour config>/scripts.
-function SB.script_dir()
-  local env = os.getenv("STUDIO_BRIDGE_ARDOUR_SCRIPTS")
-  if env and env ~= "" then return env end
-  return ARDOUR.user_config_directory(-1) .. "/scripts"
-end
+SB.script_dir = scripts_folder
 
 --- Settings: studio_bridge_settings.json beside the scripts (the same keys as REAPER's),
 --- defaults otherwise.
@@ -446,30 +232,18 @@ end
 ---------------------------------------------------------------------------------------------
 
 function SB.spool_paths()
-  local root = SB.settings().spool_dir
-  return {
-    root = root,
-    requests = root .. "/requests",
-    responses = root .. "/responses",
-    status = root .. "/status",
-    heartbeat = root .. "/bridge.json",
-    late = root .. "/ardour-late.json",
-  }
+  local paths = core.spool_paths(SB.settings().spool_dir)
+  paths.late = paths.root .. "/ardour-late.json"
+  return paths
 end
 
 --- Is the bridge answering? It rewrites bridge.json every second while it runs.
 function SB.bridge_alive()
-  local beat = SB.read_json(SB.spool_paths().heartbeat)
-  if type(beat) ~= "table" or type(beat.time) ~= "number" then return false end
-  return os.time() - beat.time <= SB.settings().heartbeat_max_age_s
+  return core.heartbeat_fresh(SB.spool_paths().heartbeat, SB.settings().heartbeat_max_age_s)
 end
 
-local counter = 0
 local function new_id()
-  counter = counter + 1
-  local micros = math.floor(ARDOUR.LuaAPI.monotonic_time() % 1000000)
-  return string.format("%s_%06d_%d_%d", os.date("!%Y%m%dT%H%M%S"), micros, counter,
-    math.random(1000, 9999))
+  return core.new_request_id(math.floor(ARDOUR.LuaAPI.monotonic_time() % 1000000))
 end
 
 local function sleep_ms(ms)
@@ -497,16 +271,7 @@ local function forget_late(id)
   SB.write_file_atomic(SB.spool_paths().late, json.encode(keep))
 end
 
-local function take_response(path)
-  local text = SB.read_file(path)
-  if not text then return nil end
-  os.remove(path)
-  local ok, response = pcall(json.decode, text)
-  if not ok or type(response) ~= "table" then
-    return { status = "error", error = "unreadable answer from the bridge: " .. tostring(response) }
-  end
-  return response
-end
+local take_response = core.take_response
 
 --- Send a request and wait for the answer (a bounded blocking poll, see the top of this file).
 --- Returns the response table; {status="error", error=...} when the bridge is not running,
@@ -522,35 +287,30 @@ function SB.request(action, payload, title)
   end
   local id = new_id()
   local request = payload or {}
-  request.protocol = SB.PROTOCOL
-  request.id = id
-  request.action = action
   request.daw = "ardour"
   request.title = request.title or title
-  request.created = os.time()
   request.ardour_lua = SB.VERSION
-  local ok, err = SB.write_file_atomic(paths.requests .. "/" .. id .. ".json",
-    json.encode(request))
+  local ok, err = core.post_request(paths, id, action, request)
   if not ok then
-    return { status = "error", error = "cannot write the request: " .. tostring(err) }
+    return { status = "error", error = err }
   end
-  local response_path = paths.responses .. "/" .. id .. ".json"
-  local status_path = paths.status .. "/" .. id .. ".json"
+  local response_path = core.spool_file(paths.responses, id)
+  local status_path = core.spool_file(paths.status, id)
   local started = ARDOUR.LuaAPI.monotonic_time() / 1e6
   local last_beat_check, last_status = started, nil
   while true do
     local response = take_response(response_path)
     if response then return response end
     local now = ARDOUR.LuaAPI.monotonic_time() / 1e6
-    local status = SB.read_json(status_path)
-    if type(status) == "table" and status.message and status.message ~= last_status then
-      last_status = status.message
-      SB.log(status.message)
+    local message = core.new_status(status_path, last_status)
+    if message then
+      last_status = message
+      SB.log(message)
     end
     if now - last_beat_check >= 1 then
       last_beat_check = now
       if not SB.bridge_alive() then
-        os.remove(paths.requests .. "/" .. id .. ".json")
+        os.remove(core.spool_file(paths.requests, id))
         return { status = "error", error = "the Studio Bridge stopped while working" }
       end
     end
@@ -570,7 +330,7 @@ function SB.take_late_response(project)
   local paths = SB.spool_paths()
   for _, entry in ipairs(SB.late_requests()) do
     if entry.project == project then
-      local response = take_response(paths.responses .. "/" .. entry.id .. ".json")
+      local response = take_response(core.spool_file(paths.responses, entry.id))
       if response then
         forget_late(entry.id)
         return response, entry.title
@@ -584,61 +344,33 @@ end
 -- checking a Plan
 ---------------------------------------------------------------------------------------------
 
-SB.BAND_TYPES = { "high_pass", "low_shelf", "band", "notch", "high_shelf", "low_pass" }
-local BAND_INDEX = {}
-for i, name in ipairs(SB.BAND_TYPES) do BAND_INDEX[name] = i - 1 end
+local is_string = core.is_string
 
-local function is_number(v) return type(v) == "number" and v == v end
-local function is_string(v) return type(v) == "string" end
-
-local FIELDS = {
+-- Ardour refuses an empty route name, so a rename must bring one
+local FIELDS = setmetatable({
   rename_track = { name = function(v) return is_string(v) and v ~= "" end },
-  set_color = { color = function(v) return is_string(v) and v:match("^#%x%x%x%x%x%x$") end },
-  set_volume = { volume_db = is_number },
-  set_pan = { pan = function(v) return is_number(v) and v >= -1 and v <= 1 end },
-  set_mute = { mute = function(v) return type(v) == "boolean" end },
-  set_eq_band = {
-    band = function(v) return math.type(v) == "integer" and v >= 0 end,
-    band_type = function(v) return BAND_INDEX[v] ~= nil end,
-    freq_hz = function(v) return is_number(v) and v > 0 end,
-    gain_db = is_number,
-    q = function(v) return is_number(v) and v > 0 end,
-  },
-  add_take = { item = function(v) return math.type(v) == "integer" and v >= 0 end,
-               file = function(v) return is_string(v) and v ~= "" end },
-  insert_midi_item = { position_s = is_number,
-                       file = function(v) return is_string(v) and v ~= "" end },
-}
+}, { __index = core.PLAN_FIELDS })
 
---- Check every edit before touching anything: a bad plan changes nothing.
-function SB.validate_plan(plan, eq_targets)
-  if type(plan) ~= "table" or type(plan.edits) ~= "table" then
-    return false, "the answer holds no plan"
+local function route_id_problem(e)
+  if not is_string(e.track) or not e.track:match("^%d+$") then
+    return tostring(e.track) .. " is not an Ardour route id"
   end
-  for i, e in ipairs(plan.edits) do
-    local fields = type(e) == "table" and FIELDS[e.op]
-    if not fields then
-      return false, string.format("edit %d: unknown op %s", i,
-        tostring(type(e) == "table" and e.op))
-    end
-    if not is_string(e.track) or not e.track:match("^%d+$") then
-      return false, string.format("edit %d (%s): %s is not an Ardour route id", i, e.op,
-        tostring(e.track))
-    end
-    for name, ok in pairs(fields) do
-      if not ok(e[name]) then
-        return false, string.format("edit %d (%s): bad %s", i, e.op, name)
-      end
-    end
-    if e.op == "set_eq_band" then
+end
+
+--- Check every edit before touching anything: a bad plan changes nothing. An EQ edit needs
+--- its Ardour plug-in mapping in `eq_targets` (the response's "ardour_eq", by edit).
+function SB.validate_plan(plan, eq_targets)
+  return core.validate_plan(plan, {
+    fields = FIELDS,
+    track = route_id_problem,
+    extra = function(i, e)
+      if e.op ~= "set_eq_band" then return nil end
       local t = type(eq_targets) == "table" and eq_targets[i]
       if type(t) ~= "table" or not is_string(t.plugin) or type(t.values) ~= "table" then
-        return false, string.format("edit %d (set_eq_band): the bridge sent no Ardour EQ " ..
-          "mapping (update the bridge)", i)
+        return "the bridge sent no Ardour EQ mapping (update the bridge)"
       end
-    end
-  end
-  return true
+    end,
+  })
 end
 
 ---------------------------------------------------------------------------------------------
@@ -652,16 +384,7 @@ local function db_of(coef)
   return 20 * math.log(coef, 10)
 end
 
-local function resolve_media(project_dir, file)
-  if file:match("^/") or file:match("^%a:[/\\]") or file:match("^\\\\") then return file end
-  return project_dir .. "/" .. file
-end
-
-local function file_exists(path)
-  local fh = io.open(path, "rb")
-  if fh then fh:close() return true end
-  return false
-end
+local resolve_media, file_exists = core.resolve_media, core.file_exists
 
 --- The plug-in `name` on a route: its processor and its control inputs by label.
 function SB.find_plugin(route, name)

@@ -8,6 +8,7 @@
 --   Needs the bridge running (`studio-bridge reaper serve`).
 -- @provides
 --   [nomain] .
+--   [nomain] ../common/studio_bridge_core.lua > studio_bridge_core.lua
 --   [main] studio_bridge_label_stems.lua
 --   [main] studio_bridge_starter_mix.lua
 --   [main] studio_bridge_suggest_eq.lua
@@ -20,205 +21,22 @@
 -- knows, hand it to the bridge through the spool folder, apply the Plan that comes back.
 -- Decisions are made by the bridge, never here.
 
-local SB = {}
-SB.VERSION = "0.1.0"
-SB.PROTOCOL = 1
-SB.TITLE = "Studio Bridge"
-SB.UNDO_PREFIX = "Studio Bridge: "
-
----------------------------------------------------------------------------------------------
--- JSON
----------------------------------------------------------------------------------------------
-
-local json = {}
-SB.json = json
-
-json.null = setmetatable({}, { __tostring = function() return "null" end })
-local array_mt = { __name = "json.array" }
-
---- Mark a table as a JSON array (so an empty one encodes as [] rather than {}).
-function json.array(t)
-  return setmetatable(t or {}, array_mt)
+-- The DAW-neutral core (JSON, spool files, Plan checks) lies beside this file: the installer
+-- and ReaPack put it there, as for the Ardour actions.
+local CORE_PATH = (debug.getinfo(1, "S").source:match("^@?(.*[/\\])") or "./") ..
+  "studio_bridge_core.lua"
+local core_chunk, core_err = loadfile(CORE_PATH)
+if not core_chunk then
+  local fh = io.open(CORE_PATH, "rb")
+  if fh then fh:close() else
+    core_err = CORE_PATH .. " is missing; copy it next to the Studio Bridge scripts " ..
+      "(or install them again)"
+  end
+  error("Studio Bridge: " .. tostring(core_err), 0)
 end
-
-local escapes = {
-  ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
-  ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t",
-}
-
-local function encode_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    return escapes[c] or string.format("\\u%04x", c:byte())
-  end) .. '"'
-end
-
-local function is_array(t)
-  if getmetatable(t) == array_mt then return true end
-  local n = 0
-  for k in pairs(t) do
-    if math.type(k) ~= "integer" or k < 1 then return false end
-    n = n + 1
-  end
-  return n > 0 and n == #t
-end
-
-local encode_value
-
-local function encode_table(t, seen)
-  if seen[t] then error("json: cannot encode a table that contains itself") end
-  seen[t] = true
-  local out = {}
-  if is_array(t) then
-    for i = 1, #t do out[i] = encode_value(t[i], seen) end
-    seen[t] = nil
-    return "[" .. table.concat(out, ",") .. "]"
-  end
-  local keys = {}
-  for k in pairs(t) do
-    if type(k) ~= "string" then error("json: object keys must be strings") end
-    keys[#keys + 1] = k
-  end
-  table.sort(keys)
-  for i, k in ipairs(keys) do
-    out[i] = encode_string(k) .. ":" .. encode_value(t[k], seen)
-  end
-  seen[t] = nil
-  return "{" .. table.concat(out, ",") .. "}"
-end
-
-encode_value = function(v, seen)
-  local kind = type(v)
-  if v == nil or v == json.null then return "null" end
-  if kind == "boolean" then return tostring(v) end
-  if kind == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then
-      error("json: cannot encode " .. tostring(v))
-    end
-    if math.type(v) == "integer" then return string.format("%d", v) end
-    return string.format("%.17g", v)
-  end
-  if kind == "string" then return encode_string(v) end
-  if kind == "table" then return encode_table(v, seen) end
-  error("json: cannot encode a " .. kind)
-end
-
-function json.encode(v)
-  return encode_value(v, {})
-end
-
-local function utf8_char(cp)
-  return utf8.char(cp)
-end
-
-function json.decode(text)
-  if type(text) ~= "string" then error("json: expected text, got " .. type(text)) end
-  local pos = 1
-  local function fail(msg)
-    error(string.format("json: %s at byte %d", msg, pos), 0)
-  end
-  local function skip()
-    pos = text:find("[^ \t\r\n]", pos) or (#text + 1)
-  end
-  local value
-  local function str()
-    pos = pos + 1
-    local parts = {}
-    while true do
-      local i = text:find('["\\%c]', pos)
-      if not i then fail("unterminated string") end
-      parts[#parts + 1] = text:sub(pos, i - 1)
-      local c = text:sub(i, i)
-      if c == '"' then
-        pos = i + 1
-        return table.concat(parts)
-      elseif c == "\\" then
-        local e = text:sub(i + 1, i + 1)
-        local simple = ({ b = "\b", f = "\f", n = "\n", r = "\r", t = "\t",
-                          ['"'] = '"', ["\\"] = "\\", ["/"] = "/" })[e]
-        if simple then
-          parts[#parts + 1] = simple
-          pos = i + 2
-        elseif e == "u" then
-          local hex = text:sub(i + 2, i + 5)
-          if not hex:match("^%x%x%x%x$") then pos = i; fail("bad \\u escape") end
-          local cp = tonumber(hex, 16)
-          pos = i + 6
-          if cp >= 0xD800 and cp <= 0xDBFF then
-            local low = text:match("^\\u(%x%x%x%x)", pos)
-            local lo = low and tonumber(low, 16)
-            if lo and lo >= 0xDC00 and lo <= 0xDFFF then
-              cp = 0x10000 + (cp - 0xD800) * 0x400 + (lo - 0xDC00)
-              pos = pos + 6
-            end
-          end
-          parts[#parts + 1] = utf8_char(cp)
-        else
-          pos = i
-          fail("bad escape")
-        end
-      else
-        pos = i
-        fail("control character in string")
-      end
-    end
-  end
-  value = function()
-    skip()
-    local c = text:sub(pos, pos)
-    if c == "{" then
-      local obj = {}
-      pos = pos + 1
-      skip()
-      if text:sub(pos, pos) == "}" then pos = pos + 1; return obj end
-      while true do
-        skip()
-        if text:sub(pos, pos) ~= '"' then fail("expected a key") end
-        local k = str()
-        skip()
-        if text:sub(pos, pos) ~= ":" then fail("expected ':'") end
-        pos = pos + 1
-        obj[k] = value()
-        skip()
-        local d = text:sub(pos, pos)
-        pos = pos + 1
-        if d == "}" then return obj end
-        if d ~= "," then pos = pos - 1; fail("expected ',' or '}'") end
-      end
-    elseif c == "[" then
-      local arr = json.array({})
-      pos = pos + 1
-      skip()
-      if text:sub(pos, pos) == "]" then pos = pos + 1; return arr end
-      while true do
-        arr[#arr + 1] = value()
-        skip()
-        local d = text:sub(pos, pos)
-        pos = pos + 1
-        if d == "]" then return arr end
-        if d ~= "," then pos = pos - 1; fail("expected ',' or ']'") end
-      end
-    elseif c == '"' then
-      return str()
-    elseif text:find("^true", pos) then
-      pos = pos + 4; return true
-    elseif text:find("^false", pos) then
-      pos = pos + 5; return false
-    elseif text:find("^null", pos) then
-      pos = pos + 4; return json.null
-    else
-      local num = text:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
-      if not num or num == "" or num == "-" then fail("unexpected character") end
-      local n = tonumber(num)
-      if n == nil then fail("bad number") end
-      pos = pos + #num
-      return n
-    end
-  end
-  local result = value()
-  skip()
-  if pos <= #text then fail("trailing text") end
-  return result
-end
+local core = core_chunk()
+local SB = core.library("0.1.0")
+local json = core.json
 
 ---------------------------------------------------------------------------------------------
 -- files and folders
@@ -235,47 +53,13 @@ function SB.script_dir()
   return (source:match("^@?(.*[/\\])") or "./"):gsub("[/\\]$", "")
 end
 
-function SB.read_file(path)
-  local fh = io.open(path, "rb")
-  if not fh then return nil end
-  local data = fh:read("a")
-  fh:close()
-  return data
-end
-
---- Write a file so a reader never sees half of it: write a temporary name, then rename.
-function SB.write_file_atomic(path, data)
-  local tmp = path .. ".tmp"
-  local fh, err = io.open(tmp, "wb")
-  if not fh then return false, err end
-  fh:write(data)
-  fh:close()
-  os.remove(path)
-  local ok, rerr = os.rename(tmp, path)
-  if not ok then os.remove(tmp) return false, rerr end
-  return true
-end
-
-function SB.read_json(path)
-  local text = SB.read_file(path)
-  if not text then return nil end
-  local ok, value = pcall(json.decode, text)
-  if not ok then return nil, value end
-  return value
-end
-
 local function default_data_dir()
-  local env = os.getenv("STUDIO_BRIDGE_DATA")
-  if env and env ~= "" then return env end
   local os_name = reaper.GetOS()
-  if os_name:match("^Win") then
-    return (os.getenv("APPDATA") or "") .. "/studio-bridge"
-  elseif os_name:match("^OSX") or os_name:match("^macOS") then
-    return (os.getenv("HOME") or "") .. "/Library/Application Support/studio-bridge"
+  if os_name:match("^Win") then return core.default_data_dir("windows") end
+  if os_name:match("^OSX") or os_name:match("^macOS") then
+    return core.default_data_dir("macos")
   end
-  local xdg = os.getenv("XDG_DATA_HOME")
-  if xdg and xdg ~= "" then return xdg .. "/studio-bridge" end
-  return (os.getenv("HOME") or "") .. "/.local/share/studio-bridge"
+  return core.default_data_dir()
 end
 
 --- Settings the installer writes next to the scripts; defaults when it did not.
@@ -388,30 +172,17 @@ end
 ---------------------------------------------------------------------------------------------
 
 local function spool_paths()
-  local root = SB.settings().spool_dir
-  return {
-    root = root,
-    requests = root .. "/requests",
-    responses = root .. "/responses",
-    status = root .. "/status",
-    heartbeat = root .. "/bridge.json",
-  }
+  return core.spool_paths(SB.settings().spool_dir)
 end
 SB.spool_paths = spool_paths
 
 --- Is the bridge answering? It rewrites bridge.json every second while it runs.
 function SB.bridge_alive()
-  local beat = SB.read_json(spool_paths().heartbeat)
-  if type(beat) ~= "table" or type(beat.time) ~= "number" then return false end
-  return os.time() - beat.time <= SB.settings().heartbeat_max_age_s
+  return core.heartbeat_fresh(spool_paths().heartbeat, SB.settings().heartbeat_max_age_s)
 end
 
-local counter = 0
 local function new_id()
-  counter = counter + 1
-  local frac = math.floor((reaper.time_precise() % 1) * 1e6)
-  return string.format("%s_%06d_%d_%d", os.date("!%Y%m%dT%H%M%S"), frac, counter,
-    math.random(1000, 9999))
+  return core.new_request_id(math.floor((reaper.time_precise() % 1) * 1e6))
 end
 
 --- Send a request and call on_done(response) once the bridge answers, without blocking
@@ -428,50 +199,40 @@ function SB.request(action, payload, on_done)
   reaper.RecursiveCreateDirectory(paths.requests, 0)
   local id = new_id()
   local request = payload or {}
-  request.protocol = SB.PROTOCOL
-  request.id = id
-  request.action = action
-  request.created = os.time()
   request.reaper_version = reaper.GetAppVersion()
-  local ok, err = SB.write_file_atomic(paths.requests .. "/" .. id .. ".json", json.encode(request))
+  local ok, err = core.post_request(paths, id, action, request)
   if not ok then
-    on_done({ status = "error", error = "cannot write the request: " .. tostring(err) })
+    on_done({ status = "error", error = err })
     return nil
   end
   local started = reaper.time_precise()
   local last_check, last_status = 0, nil
-  local response_path = paths.responses .. "/" .. id .. ".json"
-  local status_path = paths.status .. "/" .. id .. ".json"
+  local request_path = core.spool_file(paths.requests, id)
+  local response_path = core.spool_file(paths.responses, id)
+  local status_path = core.spool_file(paths.status, id)
   local timeout = SB.settings().timeout_s
   local function step()
     local now = reaper.time_precise()
     if now - last_check >= 0.1 then
       last_check = now
-      local text = SB.read_file(response_path)
-      if text then
-        os.remove(response_path)
-        local okd, response = pcall(json.decode, text)
-        if not okd or type(response) ~= "table" then
-          on_done({ status = "error", error = "unreadable answer from the bridge: " ..
-            tostring(response) })
-        else
-          on_done(response)
-        end
+      local response = core.take_response(response_path)
+      if response then
+        on_done(response)
         return
       end
-      local status = SB.read_json(status_path)
-      if type(status) == "table" and status.message and status.message ~= last_status then
-        last_status = status.message
-        SB.log(status.message)
+      local message = core.new_status(status_path, last_status)
+      if message then
+        last_status = message
+        SB.log(message)
       end
       if now - started > timeout then
-        os.remove(paths.requests .. "/" .. id .. ".json")
+        os.remove(request_path)
         on_done({ status = "error", error = string.format(
           "no answer from the bridge after %d s", math.floor(timeout)) })
         return
       end
       if now - started > 5 and not SB.bridge_alive() then
-        os.remove(paths.requests .. "/" .. id .. ".json")
+        os.remove(request_path)
         on_done({ status = "error", error = "the Studio Bridge stopped while working" })
         return
       end
@@ -486,54 +247,18 @@ end
 -- applying a Plan
 ---------------------------------------------------------------------------------------------
 
-SB.BAND_TYPES = { "high_pass", "low_shelf", "band", "notch", "high_shelf", "low_pass" }
-local BAND_INDEX = {}
-for i, name in ipairs(SB.BAND_TYPES) do BAND_INDEX[name] = i - 1 end
+local BAND_INDEX = core.BAND_INDEX
 local BAND_HAS_GAIN = { low_shelf = true, band = true, notch = true, high_shelf = true }
 
-local function is_number(v) return type(v) == "number" and v == v end
-local function is_string(v) return type(v) == "string" end
-
-local FIELDS = {
-  rename_track = { name = is_string },
-  set_color = { color = function(v) return is_string(v) and v:match("^#%x%x%x%x%x%x$") end },
-  set_volume = { volume_db = is_number },
-  set_pan = { pan = function(v) return is_number(v) and v >= -1 and v <= 1 end },
-  set_mute = { mute = function(v) return type(v) == "boolean" end },
-  set_eq_band = {
-    band = function(v) return math.type(v) == "integer" and v >= 0 end,
-    band_type = function(v) return BAND_INDEX[v] ~= nil end,
-    freq_hz = function(v) return is_number(v) and v > 0 end,
-    gain_db = is_number,
-    q = function(v) return is_number(v) and v > 0 end,
-  },
-  add_take = { item = function(v) return math.type(v) == "integer" and v >= 0 end,
-               file = function(v) return is_string(v) and v ~= "" end },
-  insert_midi_item = { position_s = is_number,
-                       file = function(v) return is_string(v) and v ~= "" end },
+local PLAN_RULES = {
+  track = function(e)
+    if not core.is_string(e.track) or e.track == "" then return "no track GUID" end
+  end,
 }
 
 --- Check every edit before touching anything: a bad plan changes nothing.
 function SB.validate_plan(plan)
-  if type(plan) ~= "table" or type(plan.edits) ~= "table" then
-    return false, "the answer holds no plan"
-  end
-  for i, e in ipairs(plan.edits) do
-    local fields = type(e) == "table" and FIELDS[e.op]
-    if not fields then
-      return false, string.format("edit %d: unknown op %s", i, tostring(type(e) == "table"
-        and e.op))
-    end
-    if not is_string(e.track) or e.track == "" then
-      return false, string.format("edit %d (%s): no track GUID", i, e.op)
-    end
-    for name, ok in pairs(fields) do
-      if not ok(e[name]) then
-        return false, string.format("edit %d (%s): bad %s", i, e.op, name)
-      end
-    end
-  end
-  return true
+  return core.validate_plan(plan, PLAN_RULES)
 end
 
 --- Q factor -> bandwidth in octaves (ReaEQ's unit).
@@ -556,14 +281,7 @@ function SB.folder_of(path)
   return (path or ""):match("^(.*)[/\\][^/\\]*$") or ""
 end
 
-local function is_absolute(file)
-  return file:match("^/") or file:match("^%a:[/\\]") or file:match("^\\\\")
-end
-
-local function resolve_media(project_dir, file)
-  if is_absolute(file) or project_dir == "" then return file end
-  return project_dir .. "/" .. file
-end
+local resolve_media = core.resolve_media
 
 local apply = {}
 

@@ -1,5 +1,6 @@
 -- Runs Studio Bridge Lua inside the generated fake REAPER and prints what happened as JSON.
 -- usage: lua5.4 run.lua <fake_reaper.lua> <scenario.json>
+-- scripts_dir: an installed Scripts/StudioBridge (REAPER's scripts beside studio_bridge_core.lua)
 -- scenario: { scripts_dir, world = {...}, mode = "apply" | "script", plan, title,
 --             project_dir, script, max_steps, missing_bands }
 

@@ -78,6 +78,24 @@ def test_true_peak_skips_quiet_stretches() -> None:
     assert meter.segments_interpolated < meter.segments_total / 20
 
 
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 999), block=st.sampled_from([4096, 7000, 32768]))
+def test_true_peak_whole_quiet_blocks_skipped_without_loss(seed: int, block: int) -> None:
+    """Loud, then whole blocks too quiet to matter (skipped outright), then a louder burst
+    straddling a block edge: the skipped blocks must still hand on their last samples."""
+    rng = np.random.default_rng(seed)
+    x = 0.05 * rng.standard_normal((2, 8 * block)).astype(np.float32)
+    x[:, 100:400] = 0.5 * rng.standard_normal((2, 300))
+    edge = 6 * block
+    x[:, edge - 150:edge + 150] = 0.9 * rng.standard_normal((2, 300))
+    meter = TruePeakMeter(2)
+    for i in range(0, x.shape[1], block):
+        meter.add(np.ascontiguousarray(x[:, i:i + block]))
+    meter.finish()
+    assert meter.true_peak_dbtp == pytest.approx(_brute_true_peak(x.T), abs=1e-4)
+    assert meter.segments_interpolated < meter.segments_total / 4
+
+
 def test_true_peak_streaming_split_is_invisible() -> None:
     x = np.random.default_rng(1).standard_normal((50_000, 2)) * 0.2
     whole = measure(x, 48000).true_peak_dbtp

@@ -14,7 +14,8 @@ method and matches the other meters.
 and without scipy: the signal is cut into blocks of ``L`` samples, each block's zero-state
 response is one matrix product with the filter's ``L x L`` impulse-response (Toeplitz) matrix,
 and the filter state at block boundaries follows the exact state-space recursion
-``s[b+1] = A^L s[b] + K x[b]``, itself solved in parallel blocks (see :func:`_scan`). The result
+``s[b+1] = A^L s[b] + K x[b]``, itself solved in parallel blocks (see :func:`_scan`); the output
+of a block is then one product of ``[samples | start state]`` with ``[Toeplitz; C A^n]``. The result
 equals direct-form filtering to float32 rounding, for any length and any block split.
 
 Example::
@@ -210,12 +211,12 @@ class BlockIIR:
         idx = np.arange(block)
         toeplitz = np.where(idx[:, None] >= idx[None, :], h[np.abs(idx[:, None] - idx[None, :])],
                             0.0)
-        # x_block @ W = [zero-state output | state increment]
-        self._w = _flush(np.concatenate([toeplitz.T, k_cols.T], axis=1))
-        self._o_t = _flush(o.T)
+        # x_block @ K = the block's state increment; [x_block | start state] @ W = the output
+        self._k = _flush(k_cols.T)
+        self._w = _flush(np.concatenate([toeplitz.T, o.T], axis=0))
         self._scan = _ScanLevel(m, 16)
-        self._both: np.ndarray | None = None
-        self._add: np.ndarray | None = None
+        self._inputs: np.ndarray | None = None
+        self._out: np.ndarray | None = None
 
     def initial_state(self, channels: int) -> np.ndarray:
         return np.zeros((channels, self.order))
@@ -224,31 +225,36 @@ class BlockIIR:
         """Filter ``x`` (channels, n); returns (y as (channels, n) float32, new state)."""
         ch, n = x.shape
         y, new_state = self.process_blocks(x, state)
-        return np.ascontiguousarray(y).reshape(ch, n), new_state
+        return y.reshape(ch, n).copy(), new_state
 
     def process_blocks(self, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Like :meth:`process`, but y comes back as a (channels * n / block, block) view,
-        channel by channel, that is not contiguous (it saves a copy of the output). The view
-        is only valid until the next call: its buffer is reused."""
+        """Like :meth:`process`, but y comes back as a C-contiguous
+        (channels * n / block, block) array, channel by channel, only valid until the next
+        call: its buffer is reused."""
         ch, n = x.shape
         L = self.block
+        p = self.order
         if n % L:
             raise ValueError(f"length {n} is not a multiple of the block length {L}")
         nb = n // L
         if nb == 0:
             return np.empty((0, L), np.float32), state
         rows = ch * nb
-        # reused output buffers: fresh multi-megabyte arrays per block cost page faults
-        if self._both is None or self._both.shape[0] != rows:
-            self._both = np.empty((rows, L + self.order), np.float32)
-            self._add = np.empty((rows, L), np.float32)
-        both = np.matmul(np.ascontiguousarray(x).reshape(rows, L), self._w, out=self._both)
-        y = both[:, :L]
-        inc = both[:, L:].astype(np.float64).reshape(ch, nb, self.order)
+        # reused buffers: fresh multi-megabyte arrays per block cost page faults
+        if self._inputs is None or self._inputs.shape[0] != rows:
+            self._inputs = np.empty((rows, L + p), np.float32)
+            self._out = np.empty((rows, L), np.float32)
+        blocks = np.ascontiguousarray(x).reshape(rows, L)
+        # the state increments alone first (a thin product), so the block outputs can then
+        # be one product of [samples | start state] with [Toeplitz; C A^n] and no extra pass
+        # to add the state's contribution afterwards
+        inc = (blocks @ self._k).astype(np.float64).reshape(ch, nb, p)
         starts = _scan(self._scan, inc, state)
         new_state = starts[:, -1] @ self._scan.m_t + inc[:, -1]
-        y += np.matmul(starts.reshape(rows, self.order).astype(np.float32), self._o_t,
-                       out=self._add)
+        inputs = self._inputs
+        inputs[:, :L] = blocks
+        inputs[:, L:] = starts.reshape(rows, p)
+        y = np.matmul(inputs, self._w, out=self._out)
         return y, new_state
 
 

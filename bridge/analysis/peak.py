@@ -96,7 +96,13 @@ class TruePeakMeter:
         self.segments_total = 0
         self.segments_interpolated = 0
         # samples already seen but not yet interpolated, preceded by _BLOCK samples of history
-        self._tail = np.zeros((channels, _BLOCK), np.float32)
+        self._tail = self._leading_silence()
+
+    def _leading_silence(self) -> np.ndarray:
+        """History plus _BLOCK silent samples that are interpolated like signal: an abrupt
+        start rings before the first sample (up to 8 samples back), just as finish()
+        interpolates the ringing after the last sample against trailing silence."""
+        return np.zeros((self.channels, 2 * _BLOCK), np.float32)
 
     def add(self, block: np.ndarray, peaks: np.ndarray | None = None) -> None:
         """Feed ``(channels, n)`` float32 samples (channel-major). ``peaks``: the block's
@@ -106,21 +112,30 @@ class TruePeakMeter:
         if peaks is None:
             peaks = np.maximum(block.max(axis=1), -block.min(axis=1))
         self.sample_peak = np.maximum(self.sample_peak, peaks)
+        # a block whose every sample (and the held-back ones) is below best / G cannot
+        # hold the peak anywhere: skip even the per-segment bounds (quiet passages)
+        reach = max(float(peaks.max()), float(np.abs(self._tail).max(initial=0.0)))
+        quiet = reach * _bound_gain() <= max(self.true_peak, float(self.sample_peak.max()))
         # only the seam (held-back samples + the block's start) is copied; the rest of the
         # block is read in place, its first samples being exactly the samples held back
         seam = min(block.shape[1], 2 * self._SEGMENT)
-        self._run(np.concatenate([self._tail, block[:, :seam]], axis=1))
+        self._run(np.concatenate([self._tail, block[:, :seam]], axis=1), quiet)
         held = self._tail.shape[1]
         if block.shape[1] > seam and held <= seam:
-            self._run(block[:, seam - held:])
+            self._run(block[:, seam - held:], quiet)
         elif block.shape[1] > seam:
-            self._run(np.concatenate([self._tail, block[:, seam:]], axis=1))
+            self._run(np.concatenate([self._tail, block[:, seam:]], axis=1), quiet)
 
-    def _run(self, x: np.ndarray) -> None:
-        # x[:, :_BLOCK] is history; interpolate whole segments whose next block is present
+    def _run(self, x: np.ndarray, quiet: bool = False) -> None:
+        # x[:, :_BLOCK] is history; interpolate whole segments whose next block is present.
+        # quiet: the caller has bounded all of x below the peak so far
         seg = self._SEGMENT
         nseg = (x.shape[1] - 2 * _BLOCK) // seg
-        if nseg > 0:
+        if nseg > 0 and quiet:
+            self.segments_total += nseg
+            self.true_peak = max(self.true_peak, float(self.sample_peak.max()))
+            x = x[:, nseg * seg:]
+        elif nseg > 0:
             ch = self.channels
             span = nseg * seg
             body = x[:, _BLOCK:_BLOCK + span].reshape(ch, nseg, seg)
@@ -196,7 +211,7 @@ class TruePeakMeter:
         self._run(np.concatenate([self._tail, np.zeros((self.channels, pad), np.float32)],
                                  axis=1))
         self.true_peak = max(self.true_peak, float(self.sample_peak.max(initial=0.0)))
-        self._tail = np.zeros((self.channels, _BLOCK), np.float32)
+        self._tail = self._leading_silence()
 
     @property
     def true_peak_dbtp(self) -> float:

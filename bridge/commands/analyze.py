@@ -107,6 +107,7 @@ def command(files: tuple[str, ...], as_json: bool, no_cache: bool,
     from bridge.analysis.measure import measure_file
     from bridge.audio.reader import AudioError
 
+    _keep_freed_memory()
     cache = None
     if not no_cache:
         from bridge.analysis.cache import AnalysisCache
@@ -156,6 +157,27 @@ def command(files: tuple[str, ...], as_json: bool, no_cache: bool,
         click.echo(_table(entries))
     if failed:
         sys.exit(1)
+
+
+def _keep_freed_memory() -> None:
+    """On glibc, keep freed audio blocks in this process's heap for the next block.
+
+    By default glibc hands each freed block of a megabyte or more back to the kernel and the
+    next block faults its pages in again: 26 000 page faults, about a sixth of the CPU time
+    of a 10-minute file. Peak memory is unchanged (the same blocks are simply reused). This
+    is a process-wide setting, so only the command-line process makes it, never the library.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to tune
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, 64 << 20)
+    mallopt(m_trim_threshold, 256 << 20)
 
 
 class _plain:

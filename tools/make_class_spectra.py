@@ -11,9 +11,13 @@ Reproducible from Debian packages only (no download):
   a scale of held notes over two octaves per General MIDI program.
 
 For each file: the long-term spectrum over the frames that play (bridge.assist.match), 1/3-octave
-band levels 25 Hz .. 16 kHz normalised to 0 dB total; per class the mean in dB over its files.
+band levels 25 Hz .. 16 kHz, smoothed over one octave (power mean of three neighbouring bands:
+many files are single notes of one pitch, whose harmonics would otherwise leave spikes and holes
+that a part playing many pitches does not have), normalised to 0 dB total; per class the mean in
+dB over its files. The targets describe a broad shape only; bridge.assist.eq compares stems with
+them after removing level and (part of the) tilt.
 
-    .venv/bin/python tools/make_class_spectra.py
+    .venv/bin/python tools/make_class_spectra.py [--out PATH]
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bridge.assist.eq import smooth_octave
 from bridge.assist.match import THIRD_OCTAVE_CENTRES_HZ, band_levels_db, long_term_spectrum
 
 RATE = 44100
@@ -111,12 +116,18 @@ def levels(audio: np.ndarray, rate: int) -> np.ndarray:
     bands = band_levels_db(long_term_spectrum(audio, rate), CENTRES)
     top = 0.45 * rate
     bands[CENTRES > top] = np.nan  # a 16 kHz recording says nothing above 7 kHz
+    bands = smooth_octave(bands)
     total = 10 * np.log10(np.nansum(10 ** (bands / 10)))
     return bands - total
 
 
 def main() -> None:
+    import argparse
     import glob
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    out_path = parser.parse_args().out
 
     per_class: dict[str, list[np.ndarray]] = {}
     sources: dict[str, list[str]] = {}
@@ -138,9 +149,9 @@ def main() -> None:
     per_class["vocal"] = per_class["speech"]
     sources["vocal"] = [*sources["speech"], "(speech used as the vocal shape)"]
     out = {
-        "version": 1,
-        "method": "mean over files of 1/3-octave LTAS (active frames), each normalised to 0 dB "
-                  "total; made by tools/make_class_spectra.py",
+        "version": 2,
+        "method": "mean in dB over files of 1/3-octave LTAS (active frames), each smoothed over "
+                  "one octave and normalised to 0 dB total; made by tools/make_class_spectra.py",
         "centres_hz": [round(float(c), 2) for c in CENTRES],
         "classes": {},
     }
@@ -154,8 +165,8 @@ def main() -> None:
                                             for v in mean],
                                "files": len(rows), "sources": sources[cls]}
         print(f"{cls:11s} {len(rows):3d} files")
-    OUT.write_text(json.dumps(out, indent=1) + "\n")
-    print(f"wrote {OUT}")
+    out_path.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {out_path}")
 
 
 if __name__ == "__main__":

@@ -12,11 +12,22 @@ target spectrum (``class_spectra.json``, made from real recordings in Debian pac
   1/3-octave median around them, in both halves of the track (a ring, not a passing note);
   at most two, cut by half the excess (at most 9 dB) with a Q from the peak's width. Pitched
   sources get none: a peak that lasts the whole take is as likely a note as a ring.
+* **Comparison with the class target**: the targets are broad averages of sample libraries,
+  so stem and target are both smoothed over one octave, and the straight-line fit (over
+  log-frequency) of their difference is removed: the level always, the tilt up to
+  ``TILT_ALLOWED_DB_PER_OCT`` (3 dB/octave; more is reported as a note).
 * **Mud** (150-500 Hz), **boxiness** (500-1200 Hz) and **harshness** (2-6 kHz) bells where the
-  track exceeds its class target by more than 3 dB (after aligning the two shapes by their
-  median difference): a cut of half the excess, at most 6 dB, Q 1.2-1.4.
+  track exceeds the target by more than 3 dB once level and tilt are removed *and* stands
+  1.5 dB or more over its own 3-octave trend there (a bump, not the stem's shape): a cut of half
+  the excess, at most the bump and at most 6 dB, Q 1.2-1.4. No harshness cut on a stem darker
+  than the allowed tilt, no mud cut on one brighter.
 * **Shelves**: low (below 120 Hz) and high (above 8 kHz) when the track is more than 4 dB off
-  the target there; cuts up to 6 dB, boosts up to 3 dB and only where the track has content.
+  the (level- and allowed-tilt-aligned) target there; cuts up to 6 dB and only where that end
+  comes within 20 dB of the loudest band (quieter, the high-pass is the tool), boosts up to
+  3 dB and only where the track has content.
+* **Not EQ problems**: a difference over ``BROAD_LIMIT_DB`` (12 dB, after smoothing) is a
+  different source, register or arrangement than the class reference: it becomes a note in
+  :attr:`TrackEq.notes` ("differs from the class reference"), never a band.
 * **Masking** between kick and bass (40-150 Hz) and between a lead vocal and guitars, keys,
   strings, brass, woodwind (1-5 kHz): in the 1/3-octave bands where the more important track is
   strong (within 10 dB of its best band there) and the other comes within 6 dB of it, the *less
@@ -96,6 +107,8 @@ class TrackEq:
     total_db: float = 0.0
     """The stem's overall level (dB, same unit as the band levels before normalising)."""
     suggestions: list[Suggestion] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Differences from the class reference that no corrective EQ band should chase."""
 
     @property
     def bands(self) -> list[EqBand]:
@@ -109,10 +122,87 @@ def track_levels(spectrum: Spectrum, centres_hz: np.ndarray) -> np.ndarray:
     return levels - 10.0 * np.log10(np.nansum(10.0 ** (levels / 10.0)))
 
 
+TILT_ALLOWED_DB_PER_OCT = 3.0
+"""How far a stem's overall tilt may differ from its class target before the rest is EQ work:
+players, instruments and microphones differ this much in brightness without anything being
+wrong (dB per octave, fitted 60 Hz-12 kHz where the stem has content)."""
+BROAD_LIMIT_DB = 12.0
+"""A broad difference larger than this is not a corrective-EQ problem: a different source,
+arrangement or register than the class reference. It is reported as a note, without a band."""
+BUMP_MIN_DB = 1.5
+"""Mud/boxiness/harshness need a local bump: the stem's band over its own 3-octave trend."""
+
+
+def smooth_octave(levels_db: np.ndarray, width_bands: int = 3) -> np.ndarray:
+    """Power mean of 1/3-octave levels over ``width_bands`` neighbours (3 = one octave), NaN-aware.
+
+    >>> smooth_octave(np.array([0.0, -20.0, 0.0]))[1].round(1)
+    -1.8
+    """
+    power = 10.0 ** (np.asarray(levels_db, dtype=np.float64) / 10.0)
+    half = width_bands // 2
+    out = np.full(power.shape, np.nan)
+    for i in range(power.size):
+        if not np.isfinite(power[i]):
+            continue
+        window = power[max(0, i - half): i + half + 1]
+        window = window[np.isfinite(window)]
+        out[i] = 10.0 * np.log10(max(float(np.mean(window)), 1e-30))
+    return out
+
+
+@dataclass(frozen=True)
+class TargetComparison:
+    """A stem against its class target, both smoothed to one octave (all arrays per band, dB)."""
+
+    smoothed_db: np.ndarray
+    """The stem's 1/3-octave levels smoothed over one octave."""
+    target_db: np.ndarray
+    """The class target smoothed over one octave, moved by the offset and allowed tilt."""
+    residual_db: np.ndarray
+    """``smoothed_db - target_db``: what is left after the level and the tilt the class allows."""
+    content: np.ndarray
+    """Bands where the stem has content (within 40 dB of its loudest band, from 40 Hz)."""
+    shape_db: np.ndarray
+    """The difference with its whole straight-line fit removed: local shape only (the bells)."""
+    tilt_db_per_oct: float
+    """The stem's tilt against the target (fitted 40 Hz-12 kHz), before the allowance."""
+    allowed_tilt_db_per_oct: float
+
+
+def compare_to_target(levels: np.ndarray, target: np.ndarray, centres: np.ndarray
+                      ) -> TargetComparison:
+    """Fit level and tilt of the stem against the class target; keep what is left.
+
+    The targets are averages of sample-library recordings (often one pitch per file), and real
+    stems differ from them in level and brightness without anything being wrong: both are
+    smoothed over an octave (single notes' harmonics fall between bands otherwise), then the
+    difference's straight-line fit over log-frequency is removed, its slope only up to
+    ``TILT_ALLOWED_DB_PER_OCT``.
+    """
+    smoothed = smooth_octave(levels)
+    ref = smooth_octave(target)
+    x = np.log2(centres / 1000.0)
+    both = np.isfinite(smoothed) & np.isfinite(ref)
+    peak = float(np.nanmax(smoothed)) if np.isfinite(smoothed).any() else 0.0
+    content = both & (smoothed >= peak - 40.0) & (centres >= 40.0)
+    diff = smoothed - ref
+    # the fit stays under 12 kHz: above, recordings differ most and say least (sample rates)
+    fit_on = content & (centres <= 12000.0)
+    slope = 0.0
+    if fit_on.sum() >= 4:
+        slope = float(np.polyfit(x[fit_on], diff[fit_on], 1)[0])
+    allowed = float(np.clip(slope, -TILT_ALLOWED_DB_PER_OCT, TILT_ALLOWED_DB_PER_OCT))
+    fit_on = fit_on if fit_on.any() else both
+    offset = float(np.median((diff - allowed * x)[fit_on])) if fit_on.any() else 0.0
+    aligned = ref + offset + allowed * x
+    full = float(np.median((diff - slope * x)[fit_on])) if fit_on.any() else 0.0
+    return TargetComparison(smoothed, aligned, smoothed - aligned, content,
+                            diff - full - slope * x, slope, allowed)
+
+
 def _aligned_target(levels: np.ndarray, target: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    mid = (centres >= 100) & (centres <= 8000) & np.isfinite(levels) & np.isfinite(target)
-    offset = float(np.median((levels - target)[mid])) if mid.any() else 0.0
-    return target + offset
+    return compare_to_target(levels, target, centres).target_db
 
 
 def _highpass(levels: np.ndarray, centres: np.ndarray, limit_hz: float) -> Suggestion | None:
@@ -185,44 +275,77 @@ def _resonances(spectrum: Spectrum, halves: tuple[Spectrum, Spectrum]) -> list[S
 
 
 def _against_target(levels: np.ndarray, target: np.ndarray, centres: np.ndarray,
-                    cls: str) -> list[Suggestion]:
+                    cls: str) -> tuple[list[Suggestion], list[str]]:
+    """Mud/boxiness/harshness bells and low/high shelves against the class target, and notes.
+
+    A bell needs the stem to exceed the target by more than 3 dB once level and the whole tilt
+    are removed (tilt is the shelves' business) *and* to bump over its own 3-octave trend
+    there: a broad difference in shape is the source, not something a bell would fix. Shelves
+    look at what is left after the tilt the class allows. Differences over ``BROAD_LIMIT_DB``
+    become notes, not bands.
+    """
     out: list[Suggestion] = []
-    excess = levels - target
+    notes: list[str] = []
+    cmp = compare_to_target(levels, target, centres)
+    excess = cmp.shape_db
+    trend = smooth_octave(levels, 9)
+    bump = cmp.smoothed_db - trend
+    if abs(cmp.tilt_db_per_oct - cmp.allowed_tilt_db_per_oct) > 0.0:
+        word = "brighter" if cmp.tilt_db_per_oct > 0 else "darker"
+        notes.append(f"{abs(cmp.tilt_db_per_oct):.1f} dB/octave {word} than the {cls} class "
+                     f"reference (up to {TILT_ALLOWED_DB_PER_OCT:.0f} dB/octave is left alone)")
     regions = [("mud", 150.0, 500.0, 1.2), ("boxiness", 500.0, 1200.0, 1.4),
                ("harshness", 2000.0, 6000.0, 1.4)]
     for name, lo, hi, q in regions:
-        sel = np.where((centres >= lo) & (centres <= hi) & np.isfinite(excess))[0]
+        sel = np.where((centres >= lo) & (centres <= hi) & cmp.content)[0]
         if sel.size == 0:
             continue
-        k = sel[int(np.argmax(excess[sel]))]
-        if excess[k] > 3.0:
-            gain = -min(6.0, float(excess[k]) / 2.0)
-            out.append(Suggestion(
-                EqBand("band", round(float(centres[k]), 1), round(gain, 1), q),
-                f"{name}: {excess[k]:.1f} dB over the {cls} target around {centres[k]:.0f} Hz; "
-                f"cut {gain:.1f} dB", 3.0 + float(excess[k]) / 3.0,
-                {"excess_db": round(float(excess[k]), 1)}))
-    peak = np.nanmax(levels)
+        top = sel[int(np.argmax(excess[sel]))]
+        if excess[top] > BROAD_LIMIT_DB:
+            notes.append(f"differs from the {cls} class reference around {centres[top]:.0f} Hz "
+                         f"({excess[top]:.1f} dB more, broad): a different source, not an EQ "
+                         f"problem")
+            continue
+        # more than the target *and* a bump in the stem itself; else it is the stem's shape
+        cand = sel[(excess[sel] > 3.0) & (bump[sel] >= BUMP_MIN_DB)]
+        if cand.size == 0:
+            continue
+        if (name == "harshness" and cmp.tilt_db_per_oct < -TILT_ALLOWED_DB_PER_OCT) or (
+                name == "mud" and cmp.tilt_db_per_oct > TILT_ALLOWED_DB_PER_OCT):
+            continue  # a darker stem has no top to spare, a thinner one no low-mids
+        k = cand[int(np.argmax(excess[cand]))]
+        over, local = float(excess[k]), float(bump[k])
+        gain = -min(6.0, over / 2.0, local)
+        out.append(Suggestion(
+            EqBand("band", round(float(centres[k]), 1), round(gain, 1), q),
+            f"{name}: {over:.1f} dB over the {cls} target around {centres[k]:.0f} Hz "
+            f"(level and tilt removed) and {local:.1f} dB over the track's own trend; "
+            f"cut {gain:.1f} dB", 3.0 + over / 3.0,
+            {"excess_db": round(over, 1), "bump_db": round(local, 1)}))
     for kind, sel, freq in (("low_shelf", centres < 120.0, 120.0),
                             ("high_shelf", centres > 8000.0, 8000.0)):
-        ok = sel & np.isfinite(excess)
+        ok = sel & cmp.content
         if ok.sum() < 2:
             continue
-        diff = float(np.mean(excess[ok]))
-        has_content = float(np.nanmax(levels[ok])) > peak - 40.0
-        if diff > 4.0:
+        diff = float(np.mean(cmp.residual_db[ok]))
+        where = "low end" if kind == "low_shelf" else "top end"
+        word = "more" if diff > 0 else "less"
+        if abs(diff) > BROAD_LIMIT_DB:
+            notes.append(f"{where} differs from the {cls} class reference ({abs(diff):.1f} dB "
+                         f"{word}, broad): a different source, not an EQ problem")
+            continue
+        strong = float(np.nanmax(cmp.smoothed_db[ok])) >= np.nanmax(cmp.smoothed_db) - 20.0
+        if diff > 4.0 and strong:  # quieter than that, the high-pass is the tool, not a shelf
             gain = -min(6.0, diff / 2.0)
-        elif diff < -4.0 and has_content:
+        elif diff < -4.0:
             gain = min(3.0, -diff / 2.0)
         else:
             continue
-        where = "low end" if kind == "low_shelf" else "top end"
-        word = "more" if diff > 0 else "less"
         out.append(Suggestion(EqBand(kind, freq, round(gain, 1), 0.707),
-                              f"{where} {abs(diff):.1f} dB {word} than the {cls} target: "
-                              f"shelf {gain:+.1f} dB", 2.0 + abs(diff) / 4.0,
-                              {"difference_db": round(diff, 1)}))
-    return out
+                              f"{where} {abs(diff):.1f} dB {word} than the {cls} target "
+                              f"(level and tilt aligned): shelf {gain:+.1f} dB",
+                              2.0 + abs(diff) / 4.0, {"difference_db": round(diff, 1)}))
+    return out, notes
 
 
 def _masking(tracks: dict[str, TrackEq], gains_db: Mapping[str, float], targets: MixTargets
@@ -283,7 +406,9 @@ def analyse_track(guid: str, name: str, cls: str, samples: np.ndarray, rate: int
     if cls in DRUM_CLASSES:
         result.suggestions.extend(_resonances(spectrum, halves))
     if aligned is not None:
-        result.suggestions.extend(_against_target(levels, aligned, spectra.centres_hz, cls))
+        bands, notes = _against_target(levels, target, spectra.centres_hz, cls)
+        result.suggestions.extend(bands)
+        result.notes.extend(notes)
     return result
 
 

@@ -82,6 +82,9 @@ def command(project: str, out_dir: str) -> None:
     click.echo(outcome.plan.describe())
     for note in outcome.notes:
         click.echo(f"note: {note}")
+    for track_eq in outcome.eq.values():
+        for note in track_eq.notes:
+            click.echo(f"note: {track_eq.name}: {note}")
 
     _step(5, "The Plan, the report, and the Plan applied to the copy")
     (out / "plan.json").write_text(plan.to_json() + "\n", encoding="utf-8")

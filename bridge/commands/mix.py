@@ -71,6 +71,9 @@ def command(project: str, dry_run: bool, as_json: bool, max_move_db: float | Non
         click.echo(plan.describe())
         for note in outcome.notes:
             click.echo(f"note: {note}")
+        for track_eq in outcome.eq.values():
+            for note in track_eq.notes:
+                click.echo(f"note: {track_eq.name}: {note}")
         for guid, problem in outcome.problems.items():
             name = next((t.name for t in session.tracks if t.guid == guid), guid)
             click.echo(f"skipped {name}: {problem}", err=True)

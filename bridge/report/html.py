@@ -195,6 +195,8 @@ def mix_report(session: Any, outcome: Any) -> str:
             if not eq.suggestions:
                 out.append("<li>nothing to change</li>")
             out.append("</ul>")
+            for note in eq.notes:  # differences no EQ band should chase
+                out.append(f"<p class=note>{esc(note)}</p>")
             del guid
     if outcome.problems:
         out.append("<h2>Not analysed</h2><ul>")

@@ -8,6 +8,7 @@ the lines they touch, and new lines follow REAPER's own quoting rules (:func:`qu
     >>> doc = parse(b'<REAPER_PROJECT 0.1 "7.0"\\n  <TRACK {A}\\n    NAME "Audio 1"\\n  >\\n>\\n')
     >>> track = doc.root.find("TRACK")
     >>> track.set("NAME", "Kick")
+    <Line 3: 'NAME Kick'>
     >>> doc.to_bytes().splitlines()[2]
     b'    NAME Kick'
 

@@ -9,13 +9,10 @@ targets use its librivox and cards speakers).
 
 from __future__ import annotations
 
-import struct
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 from _support import require_path, require_program
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,6 +20,7 @@ from test_mix_support import LIBRIVOX, RATE
 
 from bridge.assist import eq
 from bridge.assist.eq import compare_to_target, load_class_spectra, smooth_octave, suggest_eq
+from bridge.audio.midi import note_events, render_fluidsynth, write_midi
 from bridge.plan import Plan
 from bridge.session.model import Session, Track
 
@@ -39,39 +37,23 @@ PARTS = {
 }
 
 
-def _varlen(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.insert(0, (value & 0x7F) | 0x80)
-        value >>= 7
-    return bytes(out)
-
-
 def _phrase(path: Path, program: int, lowest: int, seed: int) -> None:
     """32 notes of a major scale over two octaves in random order, lengths and velocities."""
     rng = np.random.default_rng(seed)
     steps = [0, 2, 4, 5, 7, 9, 11, 12, 14, 16, 17, 19, 21, 23, 24]
-    track = bytearray(_varlen(0) + bytes([0xC0, program]))
+    notes, start_s = [], 0.0
     for _ in range(32):
         note = lowest + int(rng.choice(steps))
-        length = int(rng.choice([240, 480, 720]))
-        velocity = int(rng.integers(70, 110))
-        track += _varlen(0) + bytes([0x90, note, velocity])
-        track += _varlen(length) + bytes([0x80, note, 0])
-    track += _varlen(0) + b"\xff\x2f\x00"
-    path.write_bytes(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk"
-                     + struct.pack(">I", len(track)) + bytes(track))
+        length_s = int(rng.choice([240, 480, 720])) / 960  # ticks at 480 per quarter, 120 bpm
+        notes.append((start_s, length_s, note, int(rng.integers(70, 110))))
+        start_s += length_s
+    write_midi(path, note_events(notes, program=program))
 
 
 def _render(tmp: Path, program: int, lowest: int, seed: int) -> np.ndarray:
     midi, wav = tmp / f"p{program}.mid", tmp / f"p{program}.wav"
     _phrase(midi, program, lowest, seed)
-    subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.5", "-r",
-                    str(RATE), "-F", str(wav), str(TIM), str(midi)], check=True,
-                   capture_output=True, timeout=60)
-    audio, _ = sf.read(str(wav), dtype="float64", always_2d=True)
-    return audio
+    return render_fluidsynth(midi, TIM, wav, rate=RATE, timeout_s=60)
 
 
 def _one_track(cls: str, audio: np.ndarray) -> tuple[Plan, eq.TrackEq]:

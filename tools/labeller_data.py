@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import struct
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -35,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from bridge.audio import midi
 
 RATE = 22050
 """Every clip is made or resampled to this rate (Hz)."""
@@ -122,43 +123,16 @@ DRUM_KITS_TEST = [0, 8, 16, 24, 25, 32, 40, 48]
 # ---------------------------------------------------------------------------------------------
 
 _PPQ = 960
-_TICKS_PER_S = 2 * _PPQ  # tempo fixed at 120 bpm: 1 quarter = 0.5 s
-
-
-def _varlen(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    return bytes(reversed(out))
 
 
 def write_midi(path: Path, events: list[tuple[float, bytes]]) -> None:
     """A format-0 standard MIDI file from ``(time_s, message_bytes)`` events (120 bpm)."""
-    events = sorted(events, key=lambda e: (e[0], e[1][0] & 0xF0 != 0x80))
-    track = bytearray(b"\x00\xff\x51\x03\x07\xa1\x20")  # tempo 500000 us per quarter
-    now = 0
-    for t, msg in events:
-        tick = int(round(t * _TICKS_PER_S))
-        track += _varlen(max(0, tick - now)) + msg
-        now = max(now, tick)
-    track += b"\x00\xff\x2f\x00"
-    head = b"MThd" + struct.pack(">IHHH", 6, 0, 1, _PPQ)
-    path.write_bytes(head + b"MTrk" + struct.pack(">I", len(track)) + bytes(track))
+    midi.write_midi(path, events, bpm=120.0, ppq=_PPQ)
 
 
-def render_midi(sf2: Path, midi: Path, out_wav: Path) -> np.ndarray:
+def render_midi(sf2: Path, midi_path: Path, out_wav: Path) -> np.ndarray:
     """Render a MIDI file with fluidsynth (dry: no reverb/chorus), mono at :data:`RATE`."""
-    exe = shutil.which("fluidsynth")
-    if exe is None:
-        raise RuntimeError("fluidsynth is not installed (apt-get install fluidsynth)")
-    cmd = [exe, "-ni", "-q", "-g", "0.5", "-r", str(RATE), "-R", "0", "-C", "0",
-           "-o", "synth.polyphony=256", "-F", str(out_wav), str(sf2), str(midi)]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    audio, rate = sf.read(out_wav, dtype="float32", always_2d=True)
-    if rate != RATE:
-        raise RuntimeError(f"fluidsynth wrote {rate} Hz, expected {RATE}")
+    audio = midi.render_fluidsynth(midi_path, sf2, out_wav, rate=RATE, dtype="float32")
     return audio.mean(axis=1)
 
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import struct
-import subprocess
 import sys
 import tempfile
 import warnings
@@ -38,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bridge.assist.eq import smooth_octave
 from bridge.assist.match import THIRD_OCTAVE_CENTRES_HZ, band_levels_db, long_term_spectrum
+from bridge.audio.midi import note_events, render_fluidsynth, write_midi
 
 RATE = 44100
 OUT = Path(__file__).resolve().parents[1] / "bridge" / "assist" / "class_spectra.json"
@@ -82,34 +81,16 @@ PROGRAMS: dict[str, list[int]] = {  # General MIDI, 0-based; (class, programs, l
 LOWEST = {"keys": 48, "bass": 28, "guitar": 40, "strings": 48, "brass": 48, "woodwind": 55}
 
 
-def _varlen(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.insert(0, (value & 0x7F) | 0x80)
-        value >>= 7
-    return bytes(out)
-
-
 def scale_midi(path: Path, program: int, lowest: int) -> None:
-    """Two octaves of a major scale, half a second a note, at 480 ticks per quarter (120 bpm)."""
+    """Two octaves of a major scale, half a second a note (120 bpm)."""
     steps = [0, 2, 4, 5, 7, 9, 11]
     notes = [lowest + 12 * o + s for o in range(2) for s in steps]
-    track = bytearray(_varlen(0) + bytes([0xC0, program]))
-    for note in notes:
-        track += _varlen(0) + bytes([0x90, note, 96])
-        track += _varlen(480) + bytes([0x80, note, 0])
-    track += _varlen(0) + b"\xff\x2f\x00"
-    header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480)
-    path.write_bytes(header + b"MTrk" + struct.pack(">I", len(track)) + bytes(track))
+    write_midi(path, note_events([(0.5 * i, 0.5, n, 96) for i, n in enumerate(notes)],
+                                 program=program))
 
 
 def render(midi: Path, wav: Path) -> np.ndarray:
-    subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.5", "-r",
-                    str(RATE), "-F", str(wav), str(SF2), str(midi)], check=True,
-                   capture_output=True)
-    data, _ = sf.read(str(wav), dtype="float64", always_2d=True)
-    return data
+    return render_fluidsynth(midi, SF2, wav, rate=RATE)
 
 
 def levels(audio: np.ndarray, rate: int) -> np.ndarray:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import struct
-import subprocess
 import tempfile
 import uuid
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from bridge.audio.midi import note_events, render_fluidsynth, write_midi
 
 RATE = 44100
 BPM = 120.0
@@ -77,41 +77,17 @@ def drum_tracks() -> dict[str, np.ndarray]:
 
 
 # -- pitched parts through fluidsynth ------------------------------------------------------------
-def _varlen(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(reversed(out))
+def write_part(path: Path, program: int, notes: list[tuple[float, float, int, int]]) -> None:
+    """A MIDI part: ``notes`` are (start beat, length beats, pitch, velocity)."""
+    in_seconds = [(start * BEAT_S, length * BEAT_S, pitch, velocity)
+                  for start, length, pitch, velocity in notes]
+    write_midi(path, note_events(in_seconds, program=program), bpm=BPM)
 
 
-def write_midi(path: Path, program: int, notes: list[tuple[float, float, int, int]]) -> None:
-    """A type-0 standard MIDI file: ``notes`` are (start beat, length beats, pitch, velocity)."""
-    tpq = 480
-    events: list[tuple[int, bytes]] = [(0, bytes([0xC0, program]))]
-    for start, length, pitch, velocity in notes:
-        events.append((int(start * tpq), bytes([0x90, pitch, velocity])))
-        events.append((int((start + length) * tpq), bytes([0x80, pitch, 0])))
-    events.sort(key=lambda e: (e[0], e[1][0] == 0x90))
-    tempo = int(60_000_000 / BPM)
-    track = b"\x00\xff\x51\x03" + tempo.to_bytes(3, "big")
-    now = 0
-    for tick, msg in events:
-        track += _varlen(tick - now) + msg
-        now = tick
-    track += b"\x00\xff\x2f\x00"
-    path.write_bytes(b"MThd" + struct.pack(">IHHH", 6, 0, 1, tpq)
-                     + b"MTrk" + struct.pack(">I", len(track)) + track)
-
-
-def render_midi(midi: Path, wav: Path) -> np.ndarray:
-    subprocess.run(
-        ["fluidsynth", "-ni", "-g", "0.6", "-r", str(RATE), "-F", str(wav), str(SOUNDFONT),
-         str(midi)], check=True, capture_output=True,
-    )
-    data, _ = sf.read(wav, dtype="float64", always_2d=True)
-    return data.mean(axis=1)[: int(LENGTH_S * RATE)]
+def render_part(midi: Path, wav: Path) -> np.ndarray:
+    # reverb and chorus on: these parts should sound like a recorded room, not a dry test tone
+    audio = render_fluidsynth(midi, SOUNDFONT, wav, rate=RATE, gain=0.6, dry=False)
+    return audio.mean(axis=1)[: int(LENGTH_S * RATE)]
 
 
 CHORDS = [(45, [57, 60, 64]), (41, [57, 60, 65]), (48, [55, 60, 64]), (43, [55, 59, 62])]
@@ -288,8 +264,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for stem, (program, notes) in pitched_parts().items():
             midi = Path(tmp) / f"{stem}.mid"
-            write_midi(midi, program, notes)
-            parts[stem] = render_midi(midi, Path(tmp) / f"{stem}.wav")
+            write_part(midi, program, notes)
+            parts[stem] = render_part(midi, Path(tmp) / f"{stem}.wav")
     lengths = {}
     for stem, signal in parts.items():
         peak = np.max(np.abs(signal))

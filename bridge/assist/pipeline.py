@@ -79,10 +79,11 @@ def label_stems(session: Session, stems: dict[str, Path]) -> tuple[dict[str, str
 def mix_session(session: Session, work_dir: Path, *, targets: Any = None,
                 max_move_db: float | None = None, headroom_db: float | None = None,
                 labels: dict[str, str] | None = None, levels: bool = True,
-                eq: bool = True) -> MixOutcome:
+                eq: bool = True, rendered: Any = None) -> MixOutcome:
     """Starter levels and EQ suggestions for ``session``; stems are rendered into ``work_dir``.
 
-    ``labels`` (track GUID -> class) skips the labeller.
+    ``labels`` (track GUID -> class) skips the labeller; ``rendered`` (a post-fader
+    :class:`bridge.audio.render.RenderReport` of this session) skips the render.
     """
     import soundfile as sf
 
@@ -91,7 +92,7 @@ def mix_session(session: Session, work_dir: Path, *, targets: Any = None,
     from bridge.audio.render import render_stems
 
     outcome = MixOutcome()
-    report = render_stems(session, work_dir, mix=False)
+    report = rendered if rendered is not None else render_stems(session, work_dir, mix=False)
     outcome.sample_rate = report.sample_rate
     outcome.problems.update(report.problems)
     stems = dict(report.stems)

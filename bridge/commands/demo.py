@@ -76,7 +76,7 @@ def command(project: str, out_dir: str) -> None:
     plan.extend(plan_from_labels([lb for lb in labels if wants_rename(lb.track)], session))
 
     _step(4, "Starter mix and EQ suggestions")
-    outcome = mix_session(session, out / "stems-mix",
+    outcome = mix_session(session, out / "stems", rendered=report,
                           labels={lb.track.guid: lb.label for lb in labels})
     plan.extend(outcome.plan)
     click.echo(outcome.plan.describe())

@@ -2,8 +2,8 @@
 
 :func:`default_transport` gives the project's own transport (REAPER over its OSC surface,
 Ardour over its OSC surface); ``apply(plan, session)`` either applies every edit or raises
-:class:`DawNotAnswering` quickly, having sent nothing. The watching service, ``studio-bridge
-mix --apply`` and ``label --apply`` all deliver through here.
+:class:`DawNotAnswering` quickly, having sent nothing. The watching service and
+``studio-bridge mix --apply`` deliver through here.
 """
 
 from __future__ import annotations

@@ -50,9 +50,9 @@ from bridge.plan import (
 
 pytestmark = pytest.mark.ardour
 
-SCRIPTS = REPO / "daw_scripts" / "ardour"
+SCRIPTS = REPO / "bridge" / "daw_scripts" / "ardour"
 LIBRARY = SCRIPTS / "studio_bridge_ardour.lua"
-CORE = REPO / "daw_scripts" / "common" / "studio_bridge_core.lua"
+CORE = REPO / "bridge" / "daw_scripts" / "common" / "studio_bridge_core.lua"
 SR = 48000
 NAMES = {"bass_tone": "Bass", "noise_bed": "Noise Bed", "lead_tone": "Lead Synth"}
 

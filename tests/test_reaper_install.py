@@ -49,7 +49,7 @@ def test_install_adds_scripts_actions_and_surface(resource, tmp_path):
     scripts = resource / "Scripts" / "StudioBridge"
     assert (scripts / "studio_bridge.lua").is_file()
     # the library loads the DAW-neutral core from its own folder
-    core = REPO / "daw_scripts" / "common" / "studio_bridge_core.lua"
+    core = REPO / "bridge" / "daw_scripts" / "common" / "studio_bridge_core.lua"
     assert (scripts / core.name).read_bytes() == core.read_bytes()
     assert scripts / core.name in report.scripts
     assert not any(a.file == core.name for a in report.actions)  # not an action
@@ -160,7 +160,7 @@ def _tool():
 def test_reapack_index_is_current_and_complete():
     tool = _tool()
     assert tool.main(["--check"]) == 0, "run tools/make_reapack_index.py"
-    root = ET.parse(REPO / "daw_scripts" / "reaper" / "index.xml").getroot()
+    root = ET.parse(REPO / "bridge" / "daw_scripts" / "reaper" / "index.xml").getroot()
     assert root.tag == "index" and root.get("version") == "1"
     (pkg,) = root.iter("reapack")
     assert pkg.get("type") == "script"
@@ -170,7 +170,8 @@ def test_reapack_index_is_current_and_complete():
     assert sources["studio_bridge.lua"] == "false"
     assert sources["studio_bridge_core.lua"] == "false"
     urls = {s.get("file"): s.text for s in pkg.iter("source")}
-    assert urls["studio_bridge_core.lua"].endswith("/daw_scripts/common/studio_bridge_core.lua")
+    core_url = urls["studio_bridge_core.lua"]
+    assert core_url.endswith("/bridge/daw_scripts/common/studio_bridge_core.lua")
     assert all(s.text.startswith("https://") for s in pkg.iter("source"))
     # ReaPack installs exactly what the installer copies, under the same names
     assert set(sources) == {p.name for p in ri.script_files()}
@@ -206,3 +207,18 @@ def test_cli_apply_dry_run_and_absent_reaper(tmp_path, monkeypatch):
                                "--osc-port", "9", "--feedback-port", "0", "--timeout", "0.2"])
     assert out.exit_code != 0 and "nothing was sent" in out.output
     assert not (tmp_path / "data" / "pending").exists()
+
+
+def test_package_data_carries_every_daw_script():
+    """A wheel install must carry the Lua actions: every file under bridge/daw_scripts is
+    matched by the package-data patterns in pyproject.toml."""
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["bridge"]
+    scripts = REPO / "bridge" / "daw_scripts"
+    files = [p.relative_to(REPO / "bridge").as_posix() for p in scripts.rglob("*") if p.is_file()]
+    assert len(files) >= 17
+    unshipped = [f for f in files if not any(fnmatch.fnmatch(f, pat) for pat in patterns)]
+    assert unshipped == []

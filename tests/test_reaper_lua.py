@@ -23,7 +23,7 @@ from bridge.daw.reaper import q_to_octaves
 from bridge.daw.spool import HandlerRegistry, SpoolServer
 from bridge.plan import Plan, RenameTrack, SetColor, SetEqBand, SetVolume
 
-SCRIPTS = REPO / "daw_scripts"
+SCRIPTS = REPO / "bridge" / "daw_scripts"
 LUA_DIR = REPO / "tests" / "lua"
 
 

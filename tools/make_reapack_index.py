@@ -5,7 +5,7 @@
 Packages are the scripts whose header has ``@version``; their ``@provides`` lines become
 ``<source>`` entries (``.`` is the script itself, ``[main]`` registers an action,
 ``[nomain]`` only installs the file, ``path > name`` installs ``path``, relative to
-daw_scripts/reaper, as ``name`` beside the scripts: how the DAW-neutral
+bridge/daw_scripts/reaper, as ``name`` beside the scripts: how the DAW-neutral
 ``../common/studio_bridge_core.lua`` gets next to ``studio_bridge.lua``).
 ``--check`` exits 1 when the committed index is stale.
 """
@@ -20,9 +20,9 @@ from urllib.parse import urljoin
 from xml.etree import ElementTree as ET
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPTS = REPO / "daw_scripts" / "reaper"
+SCRIPTS = REPO / "bridge" / "daw_scripts" / "reaper"
 INDEX = SCRIPTS / "index.xml"
-DEFAULT_BASE_URL = "https://raw.githubusercontent.com/studio-bridge/studio-bridge/main/daw_scripts/reaper"
+DEFAULT_BASE_URL = "https://raw.githubusercontent.com/studio-bridge/studio-bridge/main/bridge/daw_scripts/reaper"
 """Where the published files live; pass --base-url for a fork or a release tag."""
 CATEGORY = "Studio Bridge"
 

@@ -54,7 +54,7 @@ WAV_PRESET = "75969a1c-3133-4694-864b-a1fa50e43348"
 ACE_EQ_URI = "urn:ardour:a-eq"
 HPLP_NAME = "ACE High/Low Pass Filter"
 
-_SCRIPTS = Path(__file__).resolve().parents[2] / "daw_scripts" / "ardour"
+_SCRIPTS = Path(__file__).resolve().parents[1] / "daw_scripts" / "ardour"
 HOST_SCRIPT = Path(os.environ.get("STUDIO_BRIDGE_ARDOUR_HOST", _SCRIPTS / "bridge_host.lua"))
 
 

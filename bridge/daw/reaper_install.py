@@ -34,7 +34,7 @@ from pathlib import Path
 from bridge.daw.reaper import FEEDBACK_PORT, REAPER_OSC_PORT
 from bridge.daw.spool import default_spool_dir, write_json_atomic
 
-SCRIPTS_SOURCE = Path(__file__).resolve().parents[2] / "daw_scripts" / "reaper"
+SCRIPTS_SOURCE = Path(__file__).resolve().parents[1] / "daw_scripts" / "reaper"
 COMMON_SOURCE = SCRIPTS_SOURCE.parent / "common"
 """DAW-neutral Lua shared with the Ardour actions; installed beside the REAPER scripts."""
 INSTALL_FOLDER = "StudioBridge"

@@ -2,7 +2,7 @@
 
 REAPER's Lua has no sockets, so an action writes a request file into a spool folder, polls
 for the response with ``reaper.defer`` and applies the Plan it gets back. Ardour's actions
-(``daw_scripts/ardour``) use the same folder with ``"daw": "ardour"``: the project is the
+(``bridge/daw_scripts/ardour``) use the same folder with ``"daw": "ardour"``: the project is the
 ``.ardour`` file, tracks are route ids, and answers carry ``ardour_eq`` (where each EQ band
 lands on Ardour's plug-ins, from :func:`bridge.daw.ardour.ace_eq_target`). This module is the
 bridge side: it validates each request, calls the handler registered for its action, and

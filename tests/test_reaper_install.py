@@ -62,7 +62,7 @@ def test_install_adds_scripts_actions_and_surface(resource, tmp_path):
     ini = (resource / "reaper.ini").read_bytes().decode()
     assert "\r\ncsurf_cnt=3\r\n" in ini
     # other surfaces use 8000/9000: ours moves to the next free pair, on loopback
-    assert ('csurf_2=OSC "Studio Bridge" 3 8001 "127.0.0.1" 9001 1024 10 "Default.ReaperOSC"\r\n'
+    assert ('csurf_2=OSC "Studio Bridge" 3 8001 "127.0.0.1" 9001 1024 10 "Default"\r\n'
             in ini)
     assert ini.index("csurf_2=") < ini.index("undomaxmem")
     assert "\n" not in ini.replace("\r\n", "")  # line endings kept

@@ -40,7 +40,9 @@ COMMON_SOURCE = SCRIPTS_SOURCE.parent / "common"
 INSTALL_FOLDER = "StudioBridge"
 """Folder under ``<resource>/Scripts``."""
 SURFACE_NAME = "Studio Bridge"
-PATTERN_FILE = "Default.ReaperOSC"
+PATTERN_CONFIG = "Default"
+"""The surface's pattern config, named like REAPER's OSC-folder files without ``.ReaperOSC``
+(public reaper.ini lines read ``... 1024 10 "Default"`` or ``"MyLayout"``)."""
 BACKUP_SUFFIX = ".studio-bridge-backup"
 MANIFEST = "install.json"
 SETTINGS = "studio_bridge_settings.json"
@@ -259,7 +261,7 @@ def _section(lines: list[str], name: str) -> tuple[int, int] | None:
 
 def surface_line(reaper_port: int, feedback_port: int) -> str:
     return (f'OSC "{SURFACE_NAME}" {OSC_FLAGS} {reaper_port} "127.0.0.1" {feedback_port} '
-            f'{MAX_PACKET} {SEND_SLEEP_MS} "{PATTERN_FILE}"')
+            f'{MAX_PACKET} {SEND_SLEEP_MS} "{PATTERN_CONFIG}"')
 
 
 def _used_ports(values: list[str]) -> set[int]:

@@ -15,7 +15,9 @@ or a NaN/Inf sample (found while streaming, with the frame where it sits).
 Plain PCM and float WAV files (16/24/32-bit integer, 32-bit float; the usual case for stems)
 are decoded here with numpy straight into channel-major buffers, which is about twice as fast
 as going through libsndfile; every other format (FLAC, AIFF, Ogg, RF64, 8-bit, 64-bit float, ...)
-is read with ``soundfile``. Both paths give identical samples.
+is read with ``soundfile``. Both paths give identical samples. What libsndfile cannot read
+(AAC/M4A, MP4, WMA, ...) is decoded by the ``ffmpeg`` program when it is installed
+(:mod:`bridge.audio.decode`).
 
 Example::
 
@@ -30,8 +32,12 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from bridge.audio.decode import ProbeInfo
 
 BLOCK_FRAMES = 65536
 """Default block length: about 1.4 s at 48 kHz; 512 KB per stereo float32 block."""
@@ -140,19 +146,36 @@ class AudioStream:
         if size == 0:
             raise AudioError(path, "zero-length file (no bytes at all)")
         self._wav = _parse_wav(self.path, size)
+        self._ffmpeg: ProbeInfo | None = None
         try:
             sfinfo = sf.info(str(self.path))
         except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-            raise AudioError(path, f"not an audio file that can be read ({exc})") from None
-        frames = self._wav.frames if self._wav is not None else int(sfinfo.frames)
-        self.info = AudioInfo(self.path, int(sfinfo.samplerate), int(sfinfo.channels), frames,
-                              str(sfinfo.format), str(sfinfo.subtype))
+            self.info = self._ffmpeg_info(f"not an audio file that can be read ({exc})")
+        else:
+            frames = self._wav.frames if self._wav is not None else int(sfinfo.frames)
+            self.info = AudioInfo(self.path, int(sfinfo.samplerate), int(sfinfo.channels),
+                                  frames, str(sfinfo.format), str(sfinfo.subtype))
+        frames = self.info.frames
         if self.info.channels < 1 or self.info.sample_rate < 1:
             raise AudioError(path, "header names no channels or no sample rate")
-        if frames == 0:
+        if frames == 0 and self._ffmpeg is None:  # ffmpeg may not know the length up front
             raise AudioError(path, "zero length: the file holds no audio frames")
         self._check_finite = self.info.subtype in ("FLOAT", "DOUBLE") or (
             self._wav is not None and self._wav.is_float)
+
+    def _ffmpeg_info(self, libsndfile_says: str) -> AudioInfo:
+        """What ffmpeg makes of a file libsndfile refused (AAC, MP4, WMA, ...)."""
+        from bridge.audio import decode
+
+        if not decode.ffmpeg_available():
+            raise AudioError(self.path, f"{libsndfile_says}; installing ffmpeg would let "
+                                        "AAC/M4A/MP4 and other formats be read")
+        probed = decode.probe(self.path)
+        if probed is None:
+            raise AudioError(self.path, f"{libsndfile_says}; ffmpeg finds no audio stream")
+        self._ffmpeg = probed
+        return AudioInfo(self.path, probed.sample_rate, probed.channels, probed.frames,
+                         f"FFMPEG:{probed.codec}", "FLOAT")
 
     def __enter__(self) -> AudioStream:
         return self
@@ -172,7 +195,12 @@ class AudioStream:
         """
         if block_frames < 1:
             raise ValueError("block_frames must be positive")
-        source = self._wav_blocks if self._wav is not None else self._soundfile_blocks
+        if self._wav is not None:
+            source = self._wav_blocks
+        elif self._ffmpeg is not None:
+            source = self._ffmpeg_blocks
+        else:
+            source = self._soundfile_blocks
         done = 0
         for block in source(block_frames):
             if self._check_finite and not np.isfinite(block.sum()):
@@ -181,8 +209,9 @@ class AudioStream:
                                             f"({(done + int(bad)) / self.info.sample_rate:.3f} s)")
             done += len(block)
             yield block
-        # compressed streams (MP3, Ogg) only estimate their length in the header
-        exact_length = self._wav is not None or self.info.format not in ("MPEG", "OGG")
+        # compressed streams (MP3, Ogg, anything ffmpeg decodes) only estimate their length
+        exact_length = self._wav is not None or (
+            self._ffmpeg is None and self.info.format not in ("MPEG", "OGG"))
         if done < self.info.frames and exact_length:
             raise AudioError(self.path, f"truncated: the header promises {self.info.frames} "
                                         f"frames but only {done} could be read")
@@ -239,6 +268,12 @@ class AudioStream:
                 if got < want:
                     return
 
+    def _ffmpeg_blocks(self, block_frames: int) -> Iterator[np.ndarray]:
+        from bridge.audio.decode import decode_blocks
+
+        assert self._ffmpeg is not None
+        yield from decode_blocks(self.path, self._ffmpeg, block_frames)
+
     def _soundfile_blocks(self, block_frames: int) -> Iterator[np.ndarray]:
         import soundfile as sf
 
@@ -266,4 +301,6 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     with open_audio(path) as stream:
         parts = list(stream.blocks())
         rate = stream.info.sample_rate
+    if not parts:
+        raise AudioError(path, "zero length: the file holds no audio frames")
     return np.ascontiguousarray(np.concatenate(parts, axis=0)), rate

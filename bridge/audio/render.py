@@ -11,7 +11,9 @@ The rules (docs/render.md says the same in prose):
 - Mono sources play on both channels; channel modes 1-4 (reverse, mono downmix, left, right)
   are honoured; sources with more than two channels play their first two.
 - Stems are stereo 32-bit float WAV at the render rate; sources at another rate are resampled
-  once (soxr, high quality) into a cache beside the stems.
+  once (soxr, high quality) into a cache beside the stems. Sources libsndfile cannot read
+  (AAC/M4A, the sound of video items, WMA, ...) are decoded once by ffmpeg, when it is
+  installed, into the same cache; a video item without sound plays nothing.
 - The mix is the sum of the audible stems (mute, solo and folder parents' mute and volume
   respected) times the master volume.
 
@@ -179,6 +181,21 @@ def _resampled(path: Path, rate: int, cache: Path) -> Path:
     return target
 
 
+class _NoSound(Exception):
+    """A video source without an audio stream: it plays nothing."""
+
+
+def _decoded(path: Path, cache: Path) -> Path:
+    from bridge.audio import decode
+    from bridge.audio.reader import AudioError
+
+    if not decode.ffmpeg_available():
+        raise AudioError(path, "libsndfile cannot read it and ffmpeg is not installed")
+    if decode.probe(path) is None:
+        raise _NoSound(str(path))
+    return decode.decoded_wav(path, cache)
+
+
 def _place(
     track: Track, rate: int, pan_law: float, cache: Path
 ) -> tuple[list[_Placed], str | None]:
@@ -190,22 +207,31 @@ def _place(
         where = f"item {number} ({item.name or src.file or src.kind})"
         if src.kind == "MIDI":
             return [], f"{where} is MIDI: it needs an instrument, not rendered offline"
-        if not src.is_audio:
-            if src.kind in ("EMPTY", "CLICK", "VIDEO", "VIDEOEFFECT"):
+        if not src.is_audio and src.kind != "VIDEO":
+            if src.kind in ("EMPTY", "CLICK", "VIDEOEFFECT"):
                 continue
             return [], f"{where}: source kind {src.kind} is not supported offline"
         if not src.exists:
+            if src.kind == "VIDEO":  # a picture-only clip the session lost: nothing to hear
+                continue
             return [], f"{where}: media file missing: {src.file}"
         if abs(item.playrate - 1.0) > 1e-9:
             return [], f"{where} plays at rate {item.playrate:g}: not rendered offline"
+        path = src.path
+        assert path is not None
         try:
-            info = sf.info(str(src.path))
+            info = sf.info(str(path))
             if info.frames <= 0:
                 raise RuntimeError("no audio frames")
         except Exception as exc:  # soundfile raises several types for unreadable files
-            return [], f"{where}: cannot read {src.file}: {exc}"
-        path = src.path
-        assert path is not None
+            # AAC/M4A, a video's sound, WMA...: ffmpeg (when installed) decodes a copy once
+            try:
+                path = _decoded(path, cache)
+            except _NoSound:
+                continue
+            except Exception as decode_exc:
+                return [], f"{where}: cannot read {src.file}: {exc}; {decode_exc}"
+            info = sf.info(str(path))
         if info.samplerate != rate:
             try:
                 path = _resampled(path, rate, cache)

@@ -3,10 +3,11 @@
 How it works: 20 ms frames (10 ms hop) are measured for level and voicing (the peak of the
 normalised autocorrelation between 2.5 and 14 ms lag, i.e. 70..400 Hz). A breath is a run of
 unvoiced frames, 150 ms to 1.2 s long, that sits well under the phrases around it
-(``max_level_db`` below the loud frames) yet above the room; frames next to voiced speech are
-never part of it (a guard of ``guard_ms`` on either side keeps consonants and word onsets
-out). Each breath is lowered by ``reduction_db`` (or to ``target_db`` under the speech level)
-with raised-cosine ramps inside its edges.
+(``max_level_db`` below the loud frames) yet above the room, with voiced phrases on both
+sides; a take with little voiced sound (drums, noise, a one-shot) has no breaths. Frames
+next to voiced speech are never part of it (a guard of ``guard_ms`` on either side keeps
+consonants and word onsets out). Each breath is lowered by ``reduction_db`` (or to
+``target_db`` under the speech level) with raised-cosine ramps inside its edges.
 
     >>> import numpy as np
     >>> from bridge.restore.corrupt import add_breaths
@@ -28,6 +29,12 @@ from bridge.restore.report import RestoreReport, as_2d, change_figures, channel_
 
 FRAME_S = 0.02
 HOP_S = 0.01
+MIN_VOICED_S = 1.0
+"""A take with less voiced sound than this (seconds) is not treated as a voice."""
+MIN_VOICED_SHARE = 0.2
+"""...nor one where voiced frames are under this share of the active ones."""
+PHRASE_GAP_S = 1.5
+"""A breath has voice on both sides within this many seconds."""
 
 
 def _frames(x: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -67,11 +74,24 @@ def detect_breaths(
     guard = max(int(guard_ms / 1000 / HOP_S), 1)
     near_voice = np.convolve(voiced | loud, np.ones(2 * guard + 1), mode="same") > 0
     candidate = ~near_voice & (level > floor_db + 3) & (voicing < 0.45)
+    # Only a voice has breaths: drum tails, cymbal decays and noisy loops have unvoiced
+    # stretches too, but no phrases of voiced sound around them.
+    active = level > floor_db + 10
+    voiced_s = float(voiced.sum()) * HOP_S
+    if voiced_s < MIN_VOICED_S or voiced.sum() < MIN_VOICED_SHARE * max(int(active.sum()), 1):
+        return []
+    voiced_at = np.flatnonzero(voiced)
+    reach = int(PHRASE_GAP_S / HOP_S)
     spans = []
     for a, b in runs(candidate):
         ms = (b - a) * HOP_S * 1000
+        # Between phrases: voice before and after, within a breath's reach.
+        before = np.searchsorted(voiced_at, a)
+        after = np.searchsorted(voiced_at, b)
+        between = (before > 0 and a - voiced_at[before - 1] <= reach
+                   and after < len(voiced_at) and voiced_at[after] - b <= reach)
         # The run as a whole must stand clear of the room, or it is the room.
-        if min_ms <= ms <= max_ms and float(np.mean(level[a:b])) > floor_db + 5:
+        if between and min_ms <= ms <= max_ms and float(np.mean(level[a:b])) > floor_db + 5:
             # Follow the breath's faint ends, still clear of any voice.
             while a > 0 and not near_voice[a - 1] and level[a - 1] > floor_db + 1:
                 a -= 1

@@ -28,7 +28,7 @@ from bridge.restore.blas import single_threaded
 from bridge.restore.debreath import debreath, detect_breaths
 from bridge.restore.declick import declick, detect_clicks
 from bridge.restore.declip import MIN_CLIPPED_FRACTION, declip, find_clipping
-from bridge.restore.dehum import dehum, detect_hum
+from bridge.restore.dehum import HumProfile, dehum, detect_hum
 from bridge.restore.denoise import denoise, learn_noise_profile
 from bridge.restore.report import RestoreReport, as_2d, channel_mix
 
@@ -36,6 +36,15 @@ ORDER = ("declip", "declick", "dehum", "denoise", "debreath")
 NOISY_SNR_DB = 25.0
 """Denoise when the quiet frames sit less than this far under the loud ones."""
 CLICKS_PER_MINUTE = 30.0
+MAINS_HZ = (50.0, 60.0)
+MAINS_TOLERANCE_HZ = 0.5
+"""auto only treats hum this close to a mains frequency (grids hold about +-0.2 Hz; the rest
+is the detector's own error); ``dehum`` on its own still takes any fundamental."""
+HUM_SEGMENT_S = 0.5
+HUM_QUIET_PROMINENCE_DB = 10.0
+"""In the quietest quarter of the take the hum harmonics still stand this far out..."""
+HUM_COMB_CONTRAST_DB = 6.0
+"""...and this much further than the points half-way between them."""
 
 
 @dataclass
@@ -58,6 +67,66 @@ def _loud_quiet_db(mono: np.ndarray, rate: int) -> tuple[float, float]:
     frames = mono[: n * hop].reshape(n, hop)
     level = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-20)
     return float(np.percentile(level, 95)), float(np.mean(np.sort(level)[: max(n // 10, 1)]))
+
+
+def hum_holds(mono: np.ndarray, rate: int, fundamental_hz: float,
+              harmonics: list[int]) -> tuple[bool, str]:
+    """Is a hum that :func:`~bridge.restore.dehum.detect_hum` found really mains hum?
+    Returns ``(verdict, reason)``.
+
+    Mains hum sits within :data:`MAINS_TOLERANCE_HZ` of 50 or 60 Hz, includes at least one of
+    its first three harmonics, and holds still: in the quietest quarter of half-second
+    segments its harmonics still stand out of their neighbourhood, and far more than the
+    points half-way between them do. A cymbal, a tom or a bell has partials that happen to
+    fall near a 50/60 Hz comb, but they decay with the note, or the spectrum between the comb
+    teeth is just as busy.
+    """
+    nearest = min(MAINS_HZ, key=lambda m: abs(m - fundamental_hz))
+    if abs(fundamental_hz - nearest) > MAINS_TOLERANCE_HZ:
+        return False, f"{fundamental_hz:.2f} Hz is not a mains frequency"
+    if not any(k <= 3 for k in harmonics):
+        return False, "no energy at the first three harmonics"
+    seg = int(HUM_SEGMENT_S * rate)
+    n = len(mono) // seg if seg else 0
+    if n < 2:
+        return False, "too short to tell hum from a held note"
+    frames = mono[: n * seg].reshape(n, seg) * np.hanning(seg)
+    pad = 4 * seg
+    power = np.abs(np.fft.rfft(frames, pad, axis=1)) ** 2
+    hz_per_bin = rate / pad
+
+    def prominence_db(freqs: list[float]) -> np.ndarray:
+        """Per segment: median over ``freqs`` of the peak within 1 Hz against 5-15 Hz away;
+        0 where the local peak (within 4 Hz) lies elsewhere: a partial a few Hz off the
+        tooth leaks into it, but hum peaks on it."""
+        proms = []
+        for f in freqs:
+            lo, hi = (int(round((f + d) / hz_per_bin)) for d in (-1.0, 1.0))
+            wide_lo, wide_hi = (int(round((f + d) / hz_per_bin)) for d in (-4.0, 4.0))
+            peak = power[:, lo: hi + 1].max(axis=1)
+            on_tooth = peak >= 0.8 * power[:, wide_lo: wide_hi + 1].max(axis=1)
+            side = np.concatenate(
+                [power[:, int((f - 15) / hz_per_bin): int((f - 5) / hz_per_bin)],
+                 power[:, int((f + 5) / hz_per_bin): int((f + 15) / hz_per_bin)]], axis=1)
+            prom = 10 * np.log10((peak + 1e-30) / (np.median(side, axis=1) + 1e-30))
+            proms.append(np.where(on_tooth, prom, 0.0))
+        return np.median(proms, axis=0)
+
+    teeth = [k for k in sorted(harmonics)[:8] if (k + 0.5) * fundamental_hz + 20 < rate / 2]
+    if not teeth:
+        return False, "no harmonic inside the band"
+    on = prominence_db([k * fundamental_hz for k in teeth])
+    off = prominence_db([(k + 0.5) * fundamental_hz for k in teeth])
+    seg_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-30)
+    quiet = np.argsort(seg_db)[: max(1, n // 4)]
+    on_quiet, off_quiet = float(np.median(on[quiet])), float(np.median(off[quiet]))
+    if on_quiet < HUM_QUIET_PROMINENCE_DB:
+        return False, (f"its harmonics fade out of the quiet parts (they stand {on_quiet:.1f} "
+                       "dB over their neighbourhood there)")
+    if on_quiet - off_quiet < HUM_COMB_CONTRAST_DB:
+        return False, (f"the spectrum between its harmonics is as busy ({on_quiet:.1f} vs "
+                       f"{off_quiet:.1f} dB): partials, not a comb")
+    return True, "steady"
 
 
 @single_threaded
@@ -86,6 +155,11 @@ def diagnose(x: np.ndarray, rate: int, *, breaths: bool = True) -> Diagnosis:
         findings["declick"] = f"{clicks} clicks ({clicks / minutes:.0f} per minute)"
 
     hum = detect_hum(audio, rate)
+    if hum.found:
+        holds, why = hum_holds(mono, rate, float(hum.fundamental_hz), hum.harmonics)  # type: ignore[arg-type]
+        if not holds:
+            figures["hum_rejected"] = why
+            hum = HumProfile(None)
     if hum.found:
         needed.append("dehum")
         findings["dehum"] = f"{hum.fundamental_hz:.2f} Hz hum, harmonics {hum.harmonics[:8]}"

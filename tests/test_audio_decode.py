@@ -124,3 +124,20 @@ def test_render_plays_m4a_and_the_sound_of_video_items(files, tmp_path):
         playing = stem[RATE: RATE * 3 // 2, 0]
         assert abs(np.sqrt(np.mean(playing**2)) - 0.5 / np.sqrt(2)) < 0.02
     assert "{C}" not in report.stems
+
+
+def test_restore_takes_an_m4a_and_writes_a_new_wav(files, tmp_path):
+    from bridge.restore.stream import RestoreError, process_file
+
+    source = tmp_path / "take.m4a"
+    source.write_bytes(files["tone.m4a"].read_bytes())
+    before = source.read_bytes()
+    reports, _ = process_file(source, tmp_path / "take.denoised.wav", "denoise")
+    assert reports and reports[0].process == "denoise"
+    out, rate = sf.read(tmp_path / "take.denoised.wav", always_2d=True)
+    assert rate == RATE and out.shape[1] == 2 and abs(len(out) - 3 * RATE) <= 2048
+    assert source.read_bytes() == before
+    with pytest.raises(RestoreError, match=r"take.again.m4a: write the result .* as .wav"):
+        process_file(source, tmp_path / "take.again.m4a", "denoise")
+    with pytest.raises(RestoreError, match="garbage.m4a: cannot read audio"):
+        process_file(files["garbage.m4a"], tmp_path / "g.wav", "auto")

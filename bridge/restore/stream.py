@@ -12,6 +12,7 @@ fundamental (from the first minute) and the clipping rails (the whole file's ext
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,21 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve() or (b.exists() and a.samefile(b))
     except OSError:
         return False
+
+
+def _decoded_or_error(src: Path, scratch: Path, libsndfile_says: str) -> Path:
+    from bridge.audio import decode
+    from bridge.audio.reader import AudioError
+
+    if not decode.ffmpeg_available():
+        raise RestoreError(f"{src}: cannot read audio: {libsndfile_says} (installing ffmpeg "
+                           "would let AAC/M4A/MP4 be read)")
+    try:
+        return decode.decoded_wav(src, scratch)
+    except AudioError as exc:
+        raise RestoreError(f"{src}: cannot read audio: {exc.reason}") from None
+    except OSError as exc:
+        raise RestoreError(f"{src}: cannot read audio: {exc}") from None
 
 
 def _blocks(path: Path, size: int) -> Any:
@@ -100,9 +116,16 @@ def process_file(
     if dst.exists() and not overwrite:
         raise RestoreError(f"{dst}: exists (choose another --out)")
     try:
-        info = sf.info(str(src))
+        sf.info(str(src))
     except (RuntimeError, sf.LibsndfileError) as exc:
-        raise RestoreError(f"{src}: cannot read audio: {exc}") from None
+        # AAC/M4A, a video's sound...: restore a decoded copy, never touching the source
+        if dst.suffix.lower() not in (".wav", ".wave", ".flac"):
+            raise RestoreError(f"{dst}: write the result of a {src.suffix} file as .wav "
+                               "or .flac") from None
+        with tempfile.TemporaryDirectory(prefix="studio-bridge-restore-") as scratch:
+            decoded = _decoded_or_error(src, Path(scratch), str(exc))
+            return process_file(decoded, dst, process, overwrite=overwrite)
+    info = sf.info(str(src))
     rate = int(info.samplerate)
     diagnosis = None
     if process == "auto":

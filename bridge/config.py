@@ -18,6 +18,7 @@ The whole file with its defaults (``studio-bridge run --print-config`` prints it
 
     [label]
     rename_all = false           # rename every track, not only generic/empty names
+    folders = false              # also group each family of 2+ tracks into a folder (DRUMS...)
     # min_confidence = 0.7       # unset: the labeller's own threshold; lower labels = unknown
 
     [apply]
@@ -80,6 +81,8 @@ class Config:
     recursive: bool = True
     rename_all: bool = False
     """Rename every track, not only tracks with generic or empty names."""
+    label_folders: bool = False
+    """Also put each family of two or more labelled tracks into a folder track."""
     min_confidence: float | None = None
     """Labels below this confidence (0..1) count as unknown and rename nothing; None = the
     labeller's own threshold."""
@@ -140,6 +143,7 @@ class Config:
             "",
             "[label]",
             f"rename_all = {_toml_bool(self.rename_all)}",
+            f"folders = {_toml_bool(self.label_folders)}",
             (f"min_confidence = {self.min_confidence!r}" if self.min_confidence is not None
              else "# min_confidence unset: the labeller's own threshold"),
             "",
@@ -186,6 +190,7 @@ _SCHEMA: dict[tuple[str, str], tuple[str, str]] = {
     ("watch", "debounce_ms"): ("debounce_ms", "ms"),
     ("watch", "recursive"): ("recursive", "bool"),
     ("label", "rename_all"): ("rename_all", "bool"),
+    ("label", "folders"): ("label_folders", "bool"),
     ("label", "min_confidence"): ("min_confidence", "unit"),
     ("apply", "write_closed_projects"): ("write_closed_projects", "bool"),
     ("apply", "answer_timeout_ms"): ("answer_timeout_ms", "ms"),

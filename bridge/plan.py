@@ -166,10 +166,29 @@ class InsertMidiItem(Edit):
         return f"insert MIDI {self.file!r} at {self.position_s:.2f} s"
 
 
+@dataclass(frozen=True)
+class MoveToFolder(Edit):
+    """Put the track inside a folder track named ``folder``.
+
+    All ``move_to_folder`` edits of a Plan with the same ``folder`` make one folder: a new
+    folder track is inserted just above the first of its tracks (in project order) and the
+    others are moved under it, keeping their order. Tracks that are folders themselves or
+    already sit inside one stay where they are (the applier says so).
+    """
+
+    folder: str = ""
+    color: str = ""
+    """The new folder track's colour, ``#RRGGBB``, or empty for none."""
+    op: ClassVar[str] = "move_to_folder"
+
+    def describe(self) -> str:
+        return f"into folder {self.folder!r}"
+
+
 EDIT_TYPES: dict[str, type[Edit]] = {
     cls.op: cls
     for cls in (RenameTrack, SetColor, SetVolume, SetPan, SetMute, SetEqBand, AddTake,
-                InsertMidiItem)
+                InsertMidiItem, MoveToFolder)
 }
 
 
@@ -206,6 +225,11 @@ def _validate(edit: Edit) -> None:
     elif isinstance(edit, RenameTrack):
         if "\n" in edit.name or "\r" in edit.name:
             raise PlanError("rename_track: a name cannot hold a line break")
+    elif isinstance(edit, MoveToFolder):
+        if not edit.folder.strip() or "\n" in edit.folder or "\r" in edit.folder:
+            raise PlanError("move_to_folder: the folder needs a one-line name")
+        if edit.color:
+            parse_color(edit.color)
 
 
 def edit_from_dict(data: dict[str, Any]) -> Edit:

@@ -131,7 +131,8 @@ class BridgeService:
         memory_path = ":memory:" if dry_run else config.memory_path
         self.memory = job.memory if job is not None else ProposalMemory(memory_path)
         self.job = job or LabelJob(self.memory, config.stems_dir, rename_all=config.rename_all,
-                                   min_confidence=config.min_confidence)
+                                   min_confidence=config.min_confidence,
+                                   folders=config.label_folders)
         self.queue = JobQueue(self._handle)
         self.watcher = ProjectWatcher(self.folders, self._saved, debounce_s=config.debounce_s,
                                       recursive=config.recursive, own_writes=self.own_writes,

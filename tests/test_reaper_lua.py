@@ -21,7 +21,7 @@ from bridge.daw import reaper_install as ri
 from bridge.daw.pending import PendingPlans
 from bridge.daw.reaper import q_to_octaves
 from bridge.daw.spool import HandlerRegistry, SpoolServer
-from bridge.plan import Plan, RenameTrack, SetColor, SetEqBand, SetVolume
+from bridge.plan import MoveToFolder, Plan, RenameTrack, SetColor, SetEqBand, SetVolume
 
 SCRIPTS = REPO / "bridge" / "daw_scripts"
 LUA_DIR = REPO / "tests" / "lua"
@@ -514,3 +514,31 @@ def test_every_api_name_in_daw_scripts_exists(signatures):
                                 f"accepts {sig.min_args}..{sig.max_args}")
     assert not problems, "\n".join(problems)
     assert checked > 60
+
+
+def test_move_to_folder_makes_one_folder_above_the_first_track(lua, fake_lua, tmp_path):
+    world = {"project": "", "tracks": [
+        {"guid": guid(1), "name": "Kick"},
+        {"guid": guid(2), "name": "Bass", "selected": True},
+        {"guid": guid(3), "name": "Snare"},
+        {"guid": guid(4), "name": "Keys bus", "folder_depth": 1},
+        {"guid": guid(5), "name": "Piano", "folder_depth": -1},
+        {"guid": guid(6), "name": "Hat"},
+    ]}
+    plan = Plan([MoveToFolder(track=guid(n), track_name=name, folder="Drums", color="#C8453A")
+                 for n, name in ((6, "Hat"), (1, "Kick"), (3, "Snare"), (5, "Piano"))]
+                + [MoveToFolder(track=guid(2), track_name="Bass", folder="Bass")])
+    out = run_lua(lua, fake_lua, {"mode": "apply", "world": world, "title": "Label stems",
+                                  "plan": plan.to_dict(), "project_dir": str(tmp_path)}, tmp_path)
+    assert out["ok"], out["error"]
+    tracks = out["tracks"]
+    assert [t["name"] for t in tracks] == ["Drums", "Kick", "Snare", "Hat", "Bass",
+                                           "Keys bus", "Piano"]
+    assert [t["values"]["I_FOLDERDEPTH"] for t in tracks] == [1, 0, 0, -1, 0, 1, -1]
+    assert tracks[0]["values"]["I_CUSTOMCOLOR"] == (0xC8 | 0x45 << 8 | 0x3A << 16) | 0x1000000
+    # the engineer's selection is as it was
+    assert [t["name"] for t in tracks if t["selected"]] == ["Bass"]
+    assert out["result"]["applied"] == 3
+    assert out["result"]["notes"] == ["Piano: the track opens or closes a folder already: left "
+                                      "in place", "Bass: only one track for folder 'Bass'"]
+    assert out["undo"] == ["Studio Bridge: Label stems"] and out["outside_block"] == []

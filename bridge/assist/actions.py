@@ -46,8 +46,9 @@ def label_request(request: dict[str, Any]) -> HandlerResult:
     guids = selected_guids(request, session)
     report = render_stems(session, work_folder(session, "stems"), tracks=sorted(guids),
                           pre_fader=True, mix=False)
-    rename_all = bool(request.get("options", {}).get("rename_all", False))
-    plan = plan_labels(session, report.stems, rename_all=rename_all)
+    options = request.get("options", {})
+    plan = plan_labels(session, report.stems, rename_all=bool(options.get("rename_all", False)),
+                       folders=bool(options.get("folders", False)))
     skipped = len(report.problems)
     return plan, (f"{len(plan)} change(s) for {len(report.stems)} track(s)"
                   + (f"; {skipped} track(s) without a stem" if skipped else ""))

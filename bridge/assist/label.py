@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.plan import Plan, RenameTrack, SetColor
+from bridge.plan import MoveToFolder, Plan, RenameTrack, SetColor
 from bridge.session.model import Session, Track
 
 from .labeller import UNKNOWN, LabelError, LabelResult, is_generic_name, label_audio, read_mono
@@ -45,6 +45,12 @@ FAMILY_COLORS: dict[str, str] = {
     "drums": "#C8453A", "bass": "#3A6FC8", "guitars": "#E0972C", "keys": "#8A5CC8",
     "orchestra": "#3AA872", "vocals": "#D0508A", "speech": "#4FA3B5",
 }
+FAMILY_FOLDERS: dict[str, str] = {
+    "drums": "DRUMS", "bass": "BASS", "guitars": "GUITARS", "keys": "KEYS",
+    "orchestra": "ORCHESTRA", "vocals": "VOCALS", "speech": "VO",
+}
+"""Folder track names when ``folders`` is asked for (capitals: a folder reads apart from the
+tracks in it, and "Drums" may already name a loop track)."""
 
 
 @dataclass(frozen=True)
@@ -142,8 +148,13 @@ def studio_names(labels: list[TrackLabel], taken: set[str] | None = None) -> dic
     return names
 
 
-def plan_from_labels(labels: list[TrackLabel], session: Session) -> Plan:
-    """Rename and colour the labelled tracks; unknown ones and errors are left alone."""
+def plan_from_labels(labels: list[TrackLabel], session: Session, *,
+                     folders: bool = False) -> Plan:
+    """Rename and colour the labelled tracks; unknown ones and errors are left alone.
+
+    With ``folders``, every family with two or more labelled tracks also goes into a folder
+    track of its own (``move_to_folder``: "DRUMS", "VOCALS", ...).
+    """
     labelled = {t.track.guid for t in labels}
     taken = {t.name for t in session.tracks if t.guid not in labelled and t.name}
     names = studio_names(labels, taken)
@@ -166,16 +177,39 @@ def plan_from_labels(labels: list[TrackLabel], session: Session) -> Plan:
             plan.add(SetColor(track=t.track.guid, track_name=t.track.name, color=color,
                               reason=f"{family} family ({r.label} {r.confidence:.2f})",
                               figures={"family": family, "label": r.label}))
+    if folders:
+        plan.extend(_folder_edits([t for t in labels if t.track.guid in names]))
     return plan
 
 
+def _folder_edits(labels: list[TrackLabel]) -> list[MoveToFolder]:
+    by_family: dict[str, list[TrackLabel]] = {}
+    for t in labels:
+        if t.result is not None:
+            by_family.setdefault(FAMILIES[t.result.label], []).append(t)
+    edits = []
+    for family, group in by_family.items():
+        if len(group) < 2:
+            continue
+        for t in group:
+            r = t.result
+            assert r is not None
+            edits.append(MoveToFolder(
+                track=t.track.guid, track_name=t.track.name, folder=FAMILY_FOLDERS[family],
+                color=FAMILY_COLORS[family],
+                reason=f"{family} family: {len(group)} tracks ({r.label} {r.confidence:.2f})",
+                figures={"family": family, "label": r.label, "tracks": len(group)}))
+    return edits
+
+
 def plan_labels(session: Session, stems: Mapping[str, Path], *, rename_all: bool = False,
-                min_confidence: float | None = None) -> Plan:
-    """Label each track's stem and return the renames and colours as a Plan.
+                min_confidence: float | None = None, folders: bool = False) -> Plan:
+    """Label each track's stem and return the renames and colours (and with ``folders``, the
+    family folders) as a Plan.
 
     ``stems`` maps track GUID -> stem file (``render_stems(session, out_dir).stems``). Tracks
     with names a person chose are left alone unless ``rename_all``; so are tracks the labeller
     calls ``unknown`` (below ``min_confidence``, default: the model's threshold).
     """
     labels = label_tracks(session, stems, rename_all=rename_all, min_confidence=min_confidence)
-    return plan_from_labels(labels, session)
+    return plan_from_labels(labels, session, folders=folders)

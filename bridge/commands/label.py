@@ -23,7 +23,7 @@ def _is_project(path: Path) -> bool:
 
 
 def _label_project(path: Path, rename_all: bool, min_confidence: float | None,
-                   stems_dir: str | None) -> dict[str, Any]:
+                   stems_dir: str | None, folders: bool = False) -> dict[str, Any]:
     from bridge.assist.label import label_tracks, plan_from_labels
     from bridge.commands._common import load_project_or_exit
 
@@ -37,7 +37,7 @@ def _label_project(path: Path, rename_all: bool, min_confidence: float | None,
         report = render_stems(session, out, pre_fader=True, mix=False)
         labels = label_tracks(session, report.stems, rename_all=rename_all,
                               min_confidence=min_confidence)
-    plan = plan_from_labels(labels, session)
+    plan = plan_from_labels(labels, session, folders=folders)
     tracks = []
     for t in labels:
         entry: dict[str, Any] = {"track": t.track.guid, "name": t.track.name}
@@ -58,8 +58,11 @@ def _label_project(path: Path, rename_all: bool, min_confidence: float | None,
               help="Below this the label is 'unknown' (default: the model's threshold).")
 @click.option("--stems", "stems_dir", type=click.Path(file_okay=False), default=None,
               help="Projects: keep the rendered stems in this folder.")
+@click.option("--folders", is_flag=True,
+              help="Projects: also put each family of two or more tracks into a folder "
+                   "(DRUMS, VOCALS, ...).")
 def command(files: tuple[str, ...], as_json: bool, rename_all: bool,
-            min_confidence: float | None, stems_dir: str | None) -> None:
+            min_confidence: float | None, stems_dir: str | None, folders: bool) -> None:
     """Label stems (kick, snare, ..., vocal, speech or unknown); for a project, print the
     rename Plan."""
     from bridge.assist.labeller import LabelError, ModelError, label_file
@@ -70,7 +73,7 @@ def command(files: tuple[str, ...], as_json: bool, rename_all: bool,
         path = Path(name)
         try:
             if _is_project(path):
-                entry = _label_project(path, rename_all, min_confidence, stems_dir)
+                entry = _label_project(path, rename_all, min_confidence, stems_dir, folders)
             else:
                 r = label_file(path, min_confidence=min_confidence)
                 entry = {"file": name, **r.to_dict()}

@@ -11,9 +11,11 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from bridge.daw.rpp_folders import group_into_folders
 from bridge.plan import (
     AddTake,
     ApplyResult,
+    MoveToFolder,
     Plan,
     RenameTrack,
     SetColor,
@@ -92,7 +94,11 @@ def apply_plan(doc: rpp.Document, plan: Plan, project_folder: Path) -> ApplyResu
     """Apply ``plan`` to ``doc`` in memory; returns what was applied and what was skipped."""
     result = ApplyResult()
     tracks = {track_guid(c, i).upper(): c for i, c in enumerate(doc.root.chunks("TRACK"))}
+    folders: list[MoveToFolder] = []
     for edit in plan:
+        if isinstance(edit, MoveToFolder):  # a folder needs all its tracks: done last
+            folders.append(edit)
+            continue
         track = tracks.get(edit.track.upper())
         if track is None:
             result.skipped.append((edit, f"no track {edit.track} in the project"))
@@ -121,6 +127,10 @@ def apply_plan(doc: rpp.Document, plan: Plan, project_folder: Path) -> ApplyResu
             result.applied.append(edit)
         else:
             result.skipped.append((edit, reason))
+    if folders:
+        applied, skipped = group_into_folders(doc, folders)
+        result.applied += applied
+        result.skipped += skipped
     return result
 
 

@@ -151,6 +151,14 @@ class Line:
         self.text = self.indent + " ".join(tokens)
         self._tokens = None
 
+    def set_value(self, position: int, value: object) -> None:
+        """Change one value (0 = the first after the key); other tokens keep their text."""
+        raw = _raw_tokens(self.text)
+        while len(raw) <= position + 1:
+            raw.append("0")
+        raw[position + 1] = format_token(value)
+        self.set_tokens(raw)
+
     def __repr__(self) -> str:
         return f"<Line {self.number}: {self.text.strip()[:60]!r}>"
 
@@ -249,11 +257,7 @@ class Chunk:
         line = self.get(key)
         if line is None:
             raise KeyError(f"<{self.tag}> has no {key} line")
-        raw = _raw_tokens(line.text)
-        while len(raw) <= position + 1:
-            raw.append("0")
-        raw[position + 1] = format_token(value)
-        line.set_tokens(raw)
+        line.set_value(position, value)
         return line
 
     def remove(self, key: str) -> int:

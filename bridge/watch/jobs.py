@@ -31,7 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bridge.plan import Edit, Plan, RenameTrack, SetColor, SetMute, SetPan, SetVolume
+from bridge.plan import (
+    Edit,
+    MoveToFolder,
+    Plan,
+    RenameTrack,
+    SetColor,
+    SetMute,
+    SetPan,
+    SetVolume,
+)
 from bridge.session.model import Session, Track
 
 log = logging.getLogger("bridge.watch")
@@ -283,6 +292,8 @@ def already_in_session(edit: Edit, track: Track) -> bool:
         return abs(track.pan - edit.pan) < 0.005
     if isinstance(edit, SetMute):
         return track.mute == edit.mute
+    if isinstance(edit, MoveToFolder):  # any folder will do: the engineer's, or ours
+        return track.folder_level > 0 or track.is_folder
     return False
 
 
@@ -383,13 +394,13 @@ class ParallelPlanner:
         self._lock = threading.Lock()
 
     def __call__(self, session: Session, stems: dict[str, Path], *, rename_all: bool = False,
-                 min_confidence: float | None = None) -> Plan:
+                 min_confidence: float | None = None, folders: bool = False) -> Plan:
         from bridge.assist.label import label_tracks, plan_from_labels
 
         if self.workers < 2 or len(stems) < self.min_parallel:
             labels = label_tracks(session, stems, rename_all=rename_all,
                                   min_confidence=min_confidence)
-            return plan_from_labels(labels, session)
+            return plan_from_labels(labels, session, folders=folders)
         guids = list(stems)
         chunks = [{g: stems[g] for g in guids[i::self.workers]} for i in range(self.workers)]
         best: dict[str, Any] = {}
@@ -409,13 +420,13 @@ class ParallelPlanner:
             self._discard_pool()
             labels = label_tracks(session, stems, rename_all=rename_all,
                                   min_confidence=min_confidence)
-            return plan_from_labels(labels, session)
+            return plan_from_labels(labels, session, folders=folders)
         self._used = True
         # in track order, with the session's own Track objects (names, colours as saved)
         by_guid = {t.guid: t for t in session.tracks}
         labels = [type(lab)(by_guid[g], lab.result, lab.error)
                   for g, lab in sorted(best.items(), key=lambda kv: by_guid[kv[0]].index)]
-        return plan_from_labels(labels, session)
+        return plan_from_labels(labels, session, folders=folders)
 
     def after_job(self) -> None:
         """Workers hold ~300 MB of audio buffers and imports after a big job: replace them by
@@ -496,12 +507,14 @@ class LabelJob:
 
     def __init__(self, memory: ProposalMemory, stems_root: str | Path, *,
                  rename_all: bool = False, min_confidence: float | None = None,
+                 folders: bool = False,
                  load: Callable[[str], Loader] | None = None,
                  render: Renderer | None = None, plan: Planner | None = None) -> None:
         self.memory = memory
         self.stems_root = Path(stems_root)
         self.rename_all = rename_all
         self.min_confidence = min_confidence
+        self.folders = folders
         self._load = load or _default_loader
         self._render = render
         self._plan = plan
@@ -593,7 +606,11 @@ class LabelJob:
             if self._plan is None:
                 self._plan = _default_planner()
             planner = self._plan
-            extra = {} if self.min_confidence is None else {"min_confidence": self.min_confidence}
+            extra: dict[str, Any] = {}
+            if self.min_confidence is not None:
+                extra["min_confidence"] = self.min_confidence
+            if self.folders:
+                extra["folders"] = True
             plan = planner(session, stems, rename_all=self.rename_all, **extra)
         result.timings_s["label"] = time.perf_counter() - t2
 

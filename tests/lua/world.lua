@@ -17,7 +17,8 @@ function W.setup(spec)
   W.undo_depth, W.clock, W.cursor, W.dirty = 0, 1000.0, 0.0, 0
   for i, t in ipairs(spec.tracks or {}) do
     local tr = { kind = "MediaTrack", guid = t.guid, name = t.name or "", selected = t.selected,
-                 values = { D_VOL = 1.0, D_PAN = 0.0, B_MUTE = 0, I_CUSTOMCOLOR = 0 },
+                 values = { D_VOL = 1.0, D_PAN = 0.0, B_MUTE = 0, I_CUSTOMCOLOR = 0,
+                            I_FOLDERDEPTH = t.folder_depth or 0 },
                  items = {}, eq = t.eq and { bands = {} } or nil }
     for j, it in ipairs(t.items or {}) do
       local item = { kind = "MediaItem", guid = it.guid or string.format("{ITEM-%d-%d}", i, j),
@@ -84,6 +85,46 @@ impl["reaper.CountSelectedTracks"] = function() return #selected_tracks() end
 impl["reaper.GetSelectedTrack"] = function(_, i) return selected_tracks()[i + 1] end
 impl["reaper.SetOnlyTrackSelected"] = function(tr)
   for _, t in ipairs(W.tracks) do t.selected = (t == tr) end
+end
+impl["reaper.SetTrackSelected"] = function(tr, on) tr.selected = on end
+impl["reaper.IsTrackSelected"] = function(tr) return tr.selected == true end
+impl["reaper.InsertTrackAtIndex"] = function(idx)
+  mutate("InsertTrackAtIndex")
+  W.new_tracks = (W.new_tracks or 0) + 1
+  local tr = { kind = "MediaTrack", guid = string.format("{NEW-TRACK-%d}", W.new_tracks),
+               name = "", values = { D_VOL = 1.0, D_PAN = 0.0, B_MUTE = 0, I_CUSTOMCOLOR = 0,
+                                     I_FOLDERDEPTH = 0 }, items = {} }
+  table.insert(W.tracks, math.min(idx, #W.tracks) + 1, tr)
+end
+--- REAPER's rule as documented: the selected tracks move, in their order, to just above the
+--- track at beforeTrackIdx (the next unselected one when that track is itself selected).
+impl["reaper.ReorderSelectedTracks"] = function(before, mode)
+  mutate("ReorderSelectedTracks")
+  local moving = selected_tracks()
+  if #moving == 0 then return false end
+  local anchor
+  for i = before + 1, #W.tracks do
+    if not W.tracks[i].selected then anchor = W.tracks[i] break end
+  end
+  local rest = {}
+  for _, t in ipairs(W.tracks) do if not t.selected then rest[#rest + 1] = t end end
+  local at = #rest + 1
+  for i, t in ipairs(rest) do if t == anchor then at = i break end end
+  for k, t in ipairs(moving) do table.insert(rest, at + k - 1, t) end
+  W.tracks = rest
+  W.reorder_modes = W.reorder_modes or {}
+  W.reorder_modes[#W.reorder_modes + 1] = mode
+  return true
+end
+impl["reaper.GetParentTrack"] = function(tr)
+  local stack = {}
+  for _, t in ipairs(W.tracks) do
+    if t == tr then return stack[#stack] end
+    local change = math.tointeger(t.values.I_FOLDERDEPTH) or 0
+    if change > 0 then stack[#stack + 1] = t end
+    for _ = 1, -change do table.remove(stack) end
+  end
+  return nil
 end
 impl["reaper.GetSetMediaTrackInfo_String"] = function(tr, parm, value, set)
   if parm ~= "P_NAME" then return false, "" end
@@ -224,7 +265,8 @@ function W.snapshot()
         eq[key] = { enabled = band.enabled, freq = band[0], gain = band[1], bw = band[2] }
       end
     end
-    tracks[i] = { guid = t.guid, name = t.name, values = t.values, items = items, eq = eq }
+    tracks[i] = { guid = t.guid, name = t.name, values = t.values, items = items, eq = eq,
+                  selected = t.selected == true }
   end
   return tracks
 end

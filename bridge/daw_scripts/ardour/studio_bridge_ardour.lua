@@ -554,6 +554,10 @@ function apply.insert_midi_item()
   return "MIDI items are not supported in Ardour yet"
 end
 
+function apply.move_to_folder()
+  return "Ardour has no folder tracks: the track stays where it is"
+end
+
 --- Apply a Plan. Region changes go into one undo step "Studio Bridge: <title>"; mixer changes
 --- are not undoable in Ardour (the returned notes say what each one replaced). Tracks are
 --- found by route id, so a renamed or moved track is still the right one.

@@ -373,6 +373,10 @@ core.PLAN_FIELDS = {
   add_take = { item = function(v) return math.type(v) == "integer" and v >= 0 end,
                file = non_empty },
   insert_midi_item = { position_s = is_number, file = non_empty },
+  move_to_folder = {
+    folder = function(v) return non_empty(v) and not v:find("[\r\n]") end,
+    color = function(v) return v == nil or v == "" or (is_string(v) and v:match("^#%x%x%x%x%x%x$")) end,
+  },
 }
 
 --- Check every edit before touching anything: a bad plan changes nothing.

@@ -350,6 +350,87 @@ function apply.insert_midi_item(proj, tr, e)
   reaper.SetEditCurPos2(proj, cursor, false, false)
 end
 
+--- move_to_folder edits are gathered while the others apply; each folder is made once all of
+--- its tracks are known, above the first of them (bridge/plan.py MoveToFolder).
+function apply.move_to_folder(_, tr, e)
+  if reaper.GetMediaTrackInfo_Value(tr, "I_FOLDERDEPTH") ~= 0 then
+    return "the track opens or closes a folder already: left in place"
+  end
+  if reaper.GetParentTrack(tr) then
+    return "the track sits inside a folder already: left in place"
+  end
+  local group = SB._folders[e.folder]
+  if not group then
+    group = { name = e.folder, color = e.color, tracks = {}, edits = {} }
+    SB._folders[e.folder] = group
+    SB._folders[#SB._folders + 1] = group
+  end
+  group.tracks[#group.tracks + 1] = tr
+  group.edits[#group.edits + 1] = e
+  if (group.color == nil or group.color == "") and e.color then group.color = e.color end
+  return nil, true
+end
+
+local function track_number(tr)
+  return reaper.GetMediaTrackInfo_Value(tr, "IP_TRACKNUMBER")
+end
+
+local function folder_named(proj, name)
+  for i = 0, reaper.CountTracks(proj) - 1 do
+    local tr = reaper.GetTrack(proj, i)
+    local _, title = reaper.GetSetMediaTrackInfo_String(tr, "P_NAME", "", false)
+    if reaper.GetMediaTrackInfo_Value(tr, "I_FOLDERDEPTH") > 0 and title:lower() == name:lower() then
+      return true
+    end
+  end
+  return false
+end
+
+--- Make the gathered folders; returns how many edits that applied, notes for the rest.
+function SB.make_folders(proj, notes)
+  local made = 0
+  for _, g in ipairs(SB._folders) do
+    local problem
+    if #g.tracks < 2 then
+      problem = string.format("only one track for folder '%s'", g.name)
+    elseif folder_named(proj, g.name) then
+      problem = string.format("a folder named '%s' exists already: left alone", g.name)
+    end
+    if problem then
+      for _, e in ipairs(g.edits) do
+        notes[#notes + 1] = ((e.track_name ~= nil and e.track_name ~= "") and e.track_name
+          or e.track) .. ": " .. problem
+      end
+    else
+      table.sort(g.tracks, function(a, b) return track_number(a) < track_number(b) end)
+      local at = math.floor(track_number(g.tracks[1]) - 1)
+      reaper.InsertTrackAtIndex(at, true)
+      local folder = reaper.GetTrack(proj, at)
+      reaper.GetSetMediaTrackInfo_String(folder, "P_NAME", g.name, true)
+      if g.color and g.color ~= "" then
+        apply.set_color(proj, folder, { color = g.color })
+      end
+      reaper.SetMediaTrackInfo_Value(folder, "I_FOLDERDEPTH", 1)
+      -- move exactly the folder's tracks; the engineer's selection comes back afterwards
+      local selection = {}
+      for i = 0, reaper.CountTracks(proj) - 1 do
+        local tr = reaper.GetTrack(proj, i)
+        if reaper.IsTrackSelected(tr) then selection[#selection + 1] = tr end
+        reaper.SetTrackSelected(tr, false)
+      end
+      for _, tr in ipairs(g.tracks) do reaper.SetTrackSelected(tr, true) end
+      reaper.ReorderSelectedTracks(at + 1, 0)
+      for k, tr in ipairs(g.tracks) do
+        reaper.SetMediaTrackInfo_Value(tr, "I_FOLDERDEPTH", k == #g.tracks and -1 or 0)
+        reaper.SetTrackSelected(tr, false)
+      end
+      for _, tr in ipairs(selection) do reaper.SetTrackSelected(tr, true) end
+      made = made + #g.edits
+    end
+  end
+  return made
+end
+
 --- Apply a Plan inside one undo block named "Studio Bridge: <title>". Tracks are found by
 --- GUID, so a moved track is still the right track. Returns applied count and a list of
 --- notes for edits that were skipped.
@@ -366,6 +447,7 @@ function SB.apply_plan(plan, title, proj, project_dir)
   if #plan.edits == 0 then return 0, notes end
   local map = SB.track_map(proj)
   local applied = 0
+  SB._folders = {}
   reaper.Undo_BeginBlock2(proj)
   reaper.PreventUIRefresh(1)
   local done, failure = pcall(function()
@@ -375,14 +457,15 @@ function SB.apply_plan(plan, title, proj, project_dir)
       if not tr then
         notes[#notes + 1] = who .. ": track not found (deleted?)"
       else
-        local note = apply[e.op](proj, tr, e)
+        local note, later = apply[e.op](proj, tr, e)
         if note then
           notes[#notes + 1] = who .. ": " .. note
-        else
+        elseif not later then
           applied = applied + 1
         end
       end
     end
+    applied = applied + SB.make_folders(proj, notes)
   end)
   reaper.PreventUIRefresh(-1)
   reaper.TrackList_AdjustWindows(false)

@@ -53,7 +53,7 @@ def test_install_adds_scripts_actions_and_surface(resource, tmp_path):
     assert (scripts / core.name).read_bytes() == core.read_bytes()
     assert scripts / core.name in report.scripts
     assert not any(a.file == core.name for a in report.actions)  # not an action
-    assert len(report.actions) == 7
+    assert len(report.actions) == 8
     kb = (resource / "reaper-kb.ini").read_text()
     assert kb.startswith(KB_INI + "\n")
     assert ('SCR 4 0 STUDIO_BRIDGE_APPLY_PENDING "Custom: Studio Bridge: Apply pending plan" '
@@ -109,7 +109,7 @@ def test_fresh_resource_folder_without_surfaces_or_kb(tmp_path):
     ini = (res / "reaper.ini").read_text()
     assert 'csurf_cnt=1\ncsurf_0=OSC "Studio Bridge" 3 8000 "127.0.0.1" 9000' in ini
     assert ini.index("csurf_0") < ini.index("[other]")
-    assert (res / "reaper-kb.ini").read_text().count("SCR 4 0 STUDIO_BRIDGE_") == 7
+    assert (res / "reaper-kb.ini").read_text().count("SCR 4 0 STUDIO_BRIDGE_") == 8
     ri.uninstall(res)
     assert (res / "reaper.ini").read_bytes() == original
     assert not (res / "reaper-kb.ini").exists()

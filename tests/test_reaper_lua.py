@@ -542,3 +542,24 @@ def test_move_to_folder_makes_one_folder_above_the_first_track(lua, fake_lua, tm
     assert out["result"]["notes"] == ["Piano: the track opens or closes a folder already: left "
                                       "in place", "Bass: only one track for folder 'Bass'"]
     assert out["undo"] == ["Studio Bridge: Label stems"] and out["outside_block"] == []
+
+
+def test_label_into_folders_action_asks_for_folders(lua, fake_lua, tmp_path, bridge_rig):
+    registry, _server, project, env = bridge_rig
+    seen = []
+
+    def label(request):
+        seen.append(request)
+        return Plan([MoveToFolder(track=t["guid"], track_name=t["name"], folder="DRUMS")
+                     for t in request["tracks"][:2]]), "one folder"
+
+    registry.register("label", label)
+    world = {**WORLD, "project": str(project)}
+    world["tracks"] = [dict(t, selected=False) for t in WORLD["tracks"]]
+    out = run_lua(lua, fake_lua, {"mode": "script", "world": world,
+                                  "script": "studio_bridge_label_stems_folders.lua"}, tmp_path, env)
+    assert out["ok"], out["error"]
+    (request,) = seen
+    assert request["options"] == {"folders": True}
+    assert [t["name"] for t in out["tracks"]] == ["DRUMS", "Audio 1", "Audio 2", "Audio 3"]
+    assert out["undo"] == ["Studio Bridge: Label stems"]

@@ -10,6 +10,7 @@
 --   [nomain] .
 --   [nomain] ../common/studio_bridge_core.lua > studio_bridge_core.lua
 --   [main] studio_bridge_label_stems.lua
+--   [main] studio_bridge_label_stems_folders.lua
 --   [main] studio_bridge_starter_mix.lua
 --   [main] studio_bridge_suggest_eq.lua
 --   [main] studio_bridge_clean_up_items.lua

@@ -167,21 +167,22 @@ def levinson(r: np.ndarray, order: int, ridge: float = 1e-4) -> np.ndarray:
     ``[1, 0, ...]``."""
     r = np.array(np.atleast_2d(r)[:, : order + 1], dtype=np.float64)
     r[:, 0] *= 1.0 + ridge
-    rows = r.shape[0]
-    a = np.zeros((rows, order + 1))
-    a[:, 0] = 1.0
-    err = r[:, 0].copy()
+    # Lags along the first axis: every step then works on whole contiguous rows.
+    r = np.ascontiguousarray(r.T)
+    a = np.zeros((order + 1, r.shape[1]))
+    a[0] = 1.0
+    err = r[0].copy()
     live = err > 0
     safe = np.where(live, err, 1.0)
     for i in range(1, order + 1):
-        acc = r[:, i] + np.einsum("bj,bj->b", a[:, 1:i], r[:, i - 1 : 0 : -1])
+        acc = r[i] + np.einsum("jb,jb->b", a[1:i], r[i - 1 : 0 : -1])
         k = np.where(live, -acc / safe, 0.0)
-        a[:, 1:i] = a[:, 1:i] + k[:, None] * a[:, i - 1 : 0 : -1]
-        a[:, i] = k
-        err = err * (1.0 - k * k)
-        safe = np.where(err > 0, err, 1.0)
+        a[1:i] += k * a[i - 1 : 0 : -1]
+        a[i] = k
+        err *= 1.0 - k * k
         live &= err > 0
-    return a
+        safe = np.where(live, err, 1.0)
+    return np.ascontiguousarray(a.T)
 
 
 BATCH_ENTRIES = 4_000_000
@@ -198,14 +199,17 @@ def interpolate_batch(
     counts = (~known).sum(axis=1)
     solved = counts <= max_unknown
     out = np.array(windows, dtype=np.float64, copy=True)
-    # Rows are solved in groups of similar size, so few padded unknowns are carried along.
+    # Rows are solved in groups of similar size (up to 8 or half again apart), so few
+    # padded unknowns are carried along.
     low = 0
     while low < max_unknown:
-        high = max(2 * low, 8)
+        high = low + max(low // 2, 8)
         idx = np.flatnonzero(solved & (counts > low) & (counts <= high))
         low = high
-        # (a bounded number of matrix entries at a time keeps the memory flat)
-        step = max(1, BATCH_ENTRIES // (high * max(high, windows.shape[1] // 8)))
+        # (a bounded number of matrix and neighbourhood entries at a time keeps the memory
+        # flat)
+        width = max(high, windows.shape[1] // 8, 2 * a.shape[1] - 1)
+        step = max(1, BATCH_ENTRIES // (high * width))
         for first in range(0, idx.size, step):
             _lsar_rows(out, known, a, idx[first : first + step], solved)
     return out, solved
@@ -215,44 +219,43 @@ def _lsar_rows(
     out: np.ndarray, known: np.ndarray, a: np.ndarray, idx: np.ndarray, solved: np.ndarray
 ) -> None:
     """Solve rows ``idx`` of :func:`interpolate_batch` in place."""
-    counts = (~known[idx]).sum(axis=1)
-    length = out.shape[1]
+    rows = len(idx)
+    missing = ~known[idx]
+    counts = missing.sum(axis=1)
     p = a.shape[1] - 1
     m = int(counts.max())
     # Autocorrelation of each row's coefficients, lags 0..p (the prediction-error matrix).
     corr = autocorrelation(a[idx], p)
     # Unknown positions of each row, padded by repeating a far-away dummy position.
-    order_pos = np.argsort(known[idx], axis=1, kind="stable")[:, :m]
+    row_of, col = np.nonzero(missing)
+    rank = np.arange(row_of.size) - np.repeat(np.cumsum(counts) - counts, counts)
     valid = np.arange(m)[None, :] < counts[:, None]
-    pos = np.where(valid, order_pos, -10 * (p + 1) * (np.arange(m)[None, :] + 1))
-    lag = np.abs(pos[:, :, None] - pos[:, None, :])
-    lagc = np.minimum(lag, p + 1)
-    corr_ext = np.concatenate([corr, np.zeros((len(idx), 1))], axis=1)
-    mat = np.take_along_axis(corr_ext, lagc.reshape(len(idx), -1), axis=1).reshape(
-        len(idx), m, m
-    )
+    pos = np.broadcast_to(-10 * (p + 1) * (np.arange(m) + 1), (rows, m)).astype(np.int32)
+    pos[row_of, rank] = col
+    lagc = np.minimum(np.abs(pos[:, :, None] - pos[:, None, :]), p + 1)
+    corr_ext = np.concatenate([corr, np.zeros((rows, 1))], axis=1)
+    mat = np.take_along_axis(corr_ext, lagc.reshape(rows, -1), axis=1).reshape(rows, m, m)
     # Padding rows/columns: identity, so they solve to zero and touch nothing.
-    pad = ~valid
-    mat[pad[:, :, None] & pad[:, None, :] & np.eye(m, dtype=bool)[None]] = 1.0
-    mat += np.eye(m)[None] * (1e-9 * np.maximum(corr[:, :1], 1e-30))[:, :, None]
-    # Right-hand side: -sum_k corr[|k|] * zeroed[u + k] over the known neighbours.
-    # (one batched FFT convolution with the symmetric taps, read at the unknown positions)
-    zeroed = np.where(known[idx], out[idx], 0.0)
+    diag = mat.reshape(rows, m * m)[:, :: m + 1]
+    diag[~valid] = 1.0
+    diag += 1e-9 * np.maximum(corr[:, :1], 1e-30)
+    # Right-hand side: -sum_k corr[|k|] * zeroed[u + k] over the known neighbours of each
+    # unknown u (read straight from the p samples either side: far cheaper than a
+    # convolution of the whole window).
+    zeroed = np.zeros((rows, out.shape[1] + 2 * p))
+    zeroed[:, p:-p] = np.where(missing, 0.0, out[idx])
     taps = np.concatenate([corr[:, :0:-1], corr], axis=1)  # lags -p..p
-    size = next_fast_len(length + 2 * p, real=True)
-    conv = sp_fft.irfft(
-        sp_fft.rfft(zeroed, size, axis=1) * sp_fft.rfft(taps, size, axis=1), size, axis=1
-    )
-    rows_of = np.arange(len(idx))[:, None]
-    rhs = -conv[rows_of, np.where(valid, pos, 0) + p]
-    rhs[pad] = 0.0
+    near = sliding_window_view(zeroed, 2 * p + 1, axis=1)[
+        np.arange(rows)[:, None], np.where(valid, pos, 0)
+    ]
+    rhs = -np.einsum("rmk,rk->rm", near, taps)
+    rhs[~valid] = 0.0
     try:
         fill = np.linalg.solve(mat, rhs[:, :, None])[:, :, 0]
     except np.linalg.LinAlgError:
         solved[idx] = False
         return
     good = np.all(np.isfinite(fill), axis=1)
-    rows_idx = np.repeat(idx[:, None], m, axis=1)
     write = valid & good[:, None]
-    out[rows_idx[write], pos[write]] = fill[write]
+    out[np.repeat(idx[:, None], m, axis=1)[write], pos[write]] = fill[write]
     solved[idx[~good]] = False

@@ -47,6 +47,9 @@ MAINS_SEARCH_HZ = ((48.5, 51.5), (58.5, 61.5))
 BLOCK_S = 0.4
 PROMINENCE_DB = 8.0
 """A harmonic is hum when it stands this far above the median of its neighbourhood."""
+STEADY_FUNDAMENTAL = 0.9
+"""Share of 1 s frames in which a fundamental of only 1.5 x PROMINENCE_DB must stand out
+(at least three frames) to count as hum on its own."""
 
 
 @dataclass
@@ -172,9 +175,11 @@ def detect_hum(
     for lo, hi in search_hz:
         cand = np.arange(lo, hi + 1e-9, 0.05)
         # Score the first few harmonics: a fundamental with a couple of strong partials at
-        # the right spacing beats a lone peak.
+        # the right spacing beats a lone peak. Lower harmonics count more: hum puts its energy
+        # there, and the higher ones land among the music's partials by chance.
         score = sum(
-            np.maximum(_prominence_many(mean[0], step, k * cand, cand), 0.0) for k in range(1, 6)
+            np.maximum(_prominence_many(mean[0], step, k * cand, cand), 0.0) / math.sqrt(k)
+            for k in range(1, 6)
         )
         present = np.maximum(
             _prominence_many(typical, step, cand, cand),
@@ -191,12 +196,15 @@ def detect_hum(
     top = min(max_harmonics, int(min(max_freq_hz, rate / 2 - 2 * f0) // f0))
     many = frames.shape[0] >= 3
     evidence = 0.0  # summed prominence (dB) of the steady harmonics up to the 8th
+    steady_first = 0.0  # share of 1 s frames where the fundamental stands out
     for k in range(1, top + 1):
         p = float(_prominence_db(mean, step, k * f0, f0)[0])
         if p < PROMINENCE_DB / 2:
             continue
         if many:
             steady = np.mean(_prominence_db(frames, step, k * f0, f0) >= PROMINENCE_DB / 2)
+            if k == 1:
+                steady_first = float(steady)
             if steady < 0.75:
                 continue
         if k <= 8:
@@ -211,9 +219,11 @@ def detect_hum(
     # (a pure ground-loop hum), or enough steady evidence over the first eight harmonics
     # taken together (hum under a loud drum loop stands out less in each); one or two
     # chance partials are the music.
-    strong_fundamental = (
-        bool(harmonics) and harmonics[0] == 1 and proms[0] >= 2.5 * PROMINENCE_DB
-    )
+    # A fundamental that stands out less but in nearly every second of a longer take is hum
+    # too: at -20 dB under speech only 50/60 Hz itself clears the voice's low end.
+    strong_fundamental = bool(harmonics) and harmonics[0] == 1 and (
+        proms[0] >= 2.5 * PROMINENCE_DB
+        or (proms[0] >= 1.5 * PROMINENCE_DB and steady_first >= STEADY_FUNDAMENTAL))
     enough = bool(harmonics) and evidence >= 3 * PROMINENCE_DB
     # Partials that are all multiples of 3 f0 or more are the harmonics of a note at that
     # pitch (a bass or organ note), not mains: hum and rectifier buzz carry f0 or 2 f0.

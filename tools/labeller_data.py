@@ -66,7 +66,7 @@ class Clip:
     source: str
     """Source group, e.g. ``sf2:FluidR3/guitar`` or ``hydrogen:TR808``."""
     split: str
-    """``train`` or ``test``."""
+    """``train``, ``test`` (the first held-out set) or ``fresh`` (the sealed second one)."""
     augment: bool = True
     """Whether training may augment it (test clips are never augmented)."""
 
@@ -177,6 +177,23 @@ class MidiBatch:
             mid, wav = Path(tmp) / "batch.mid", Path(tmp) / "batch.wav"
             write_midi(mid, self.events)
             audio = render_midi(sf2, mid, wav)
+        yield from self._cut(audio)
+
+    def render_timidity(self, config: Path) -> Iterator[tuple[str, np.ndarray]]:
+        """Render with timidity and a patch-set configuration (dry: reverb and chorus off)."""
+        exe = shutil.which("timidity")
+        if exe is None:
+            raise RuntimeError("timidity is not installed (apt-get install timidity freepats)")
+        with tempfile.TemporaryDirectory(prefix="labeller-") as tmp:
+            mid, wav = Path(tmp) / "batch.mid", Path(tmp) / "batch.wav"
+            write_midi(mid, self.events)
+            cmd = [exe, "-c", str(config), "-Ow", "--output-mono", "-s", str(RATE),
+                   "-EFreverb=0", "-EFchorus=0", "-o", str(wav), str(mid)]
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            audio = load(wav)
+        yield from self._cut(audio)
+
+    def _cut(self, audio: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
         for ph in self.phrases:
             seg = audio[int(ph.start_s * RATE):int(ph.end_s * RATE)]
             if seg.size and np.sqrt(np.mean(seg**2)) > 1e-4:
@@ -406,8 +423,10 @@ def sample_pattern_clips(roles_files: dict[str, list[np.ndarray]], rng: np.rando
                    for t, _, v in hits]
             yield Clip(sequence(seq, hits[-1][0] + 0.1), role, source, split)
     kit_roles = [r for r in ("kick", "snare", "hihat", "tom", "cymbal") if roles_files.get(r)]
+    if not kit_roles:
+        return  # a hand-percussion set: no kit grooves to build
     for _ in range(n_per_class):
-        roles = [r for r in _kit_roles(rng) if r in kit_roles]
+        roles = [r for r in _kit_roles(rng) if r in kit_roles] or kit_roles
         hits = drum_pattern(rng, roles, rng.uniform(4.0, 8.0))
         picks = {r: roles_files[r][int(rng.integers(len(roles_files[r])))] for r in roles}
         seq = [(t, picks[r], v / 127.0) for t, r, v in hits]
@@ -747,6 +766,171 @@ def augment(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return x.astype(np.float32)
 
 
+# ---------------------------------------------------------------------------------------------
+# More sources: the hydrogen-drumkits kits and the freepats patch set (rendered by timidity)
+# ---------------------------------------------------------------------------------------------
+
+FRESH = "fresh"
+"""A second held-out split, sealed: never trained on, never used to choose anything, scored
+once on the final model (``tools/train_labeller.py --fresh``)."""
+
+HYDROGEN_TRAIN_KITS = ("Audiophob", "BJA_Pacific", "ElectricEmpireKit", "ForzeeStereo",
+                       "Gimme A Hand 1.0", "Millo-Drums_v.1", "Millo_MultiLayered2",
+                       "Millo_MultiLayered3", "The Black Pearl 1.0", "rumpf_kit_z01_h2")
+"""hydrogen-drumkits kits used for training (acoustic, electronic, hand percussion)."""
+HYDROGEN_FRESH_KITS = ("ColomboAcousticDrumkit", "HardElectro1", "VariBreaks", "circAfrique v4")
+"""hydrogen-drumkits kits sealed for the fresh held-out set: an acoustic kit, an electronic
+kit, a breaks kit and an African percussion set."""
+FREEPATS_CFG = Path("/etc/timidity/freepats.cfg")
+
+# instrument names in drumkit.xml -> role; the first matching rule wins (a "Cowbell" is
+# percussion before "bell" can make it a cymbal, a "Dununba Bell" is a hand drum's bell)
+_ROLE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("percussion", ("cowbell", "clap", "clave", "conga", "shaker", "bongo", "cajon", "maraca",
+                    "tambourine", "woodblock", "wood block", "snap", "djembe", "dununba",
+                    "sangban", "kenkeni", "waterglass", "agogo", "triangle", "guiro", "cabasa",
+                    "timbale")),
+    ("kick", ("kick", "bass drum", "bassdrum")),
+    ("tom", ("tom",)),
+    ("hihat", ("hh", "hat", "hi-hat")),
+    ("cymbal", ("crash", "ride", "splash", "china", "cymbal", "bell", "cup")),
+    ("snare", ("snare", "stick", "rim")),
+)
+
+
+def _role_of(name: str) -> str | None:
+    import re
+
+    low = name.lower()
+    for role, words in _ROLE_WORDS:
+        # at the start of a word: "Tom Low" is a tom, "Ride (Custom, ...)" is not
+        if any(re.search(r"(?<![a-z])" + re.escape(w), low) for w in words):
+            return role
+    return None
+
+
+def hydrogen_kit_roles(kit: str) -> dict[str, list[Path]]:
+    """Sample files per drum role, read from the kit's ``drumkit.xml`` instrument names.
+    Instruments the names do not place (effects, zaps, clicks, whistles, loops) are left out."""
+    import xml.etree.ElementTree as ET
+
+    folder = HYDROGEN / kit
+    root = ET.parse(folder / "drumkit.xml").getroot()
+    ns = root.tag.split("}")[0] + "}" if root.tag.startswith("{") else ""
+    roles: dict[str, list[Path]] = {}
+    for inst in root.iter(ns + "instrument"):
+        role = _role_of(inst.findtext(ns + "name") or "")
+        if role is None:
+            continue
+        for f in inst.iter(ns + "filename"):
+            p = folder / (f.text or "")
+            if f.text and p.is_file() and p not in roles.get(role, []):
+                roles.setdefault(role, []).append(p)
+    return roles
+
+
+def hydrogen_kit_clips(kit: str, split: str, seed: int, n_per_class: int) -> Iterator[Clip]:
+    rng = np.random.default_rng(seed)
+    roles = {r: [s for s in (load(p) for p in ps) if s.size > 64 and np.abs(s).max() > 1e-4]
+             for r, ps in sorted(hydrogen_kit_roles(kit).items())}
+    yield from sample_pattern_clips({r: s for r, s in roles.items() if s}, rng, n_per_class,
+                                    f"hydrogen:{kit}", split)
+
+
+def freepats_programs() -> tuple[set[int], set[int]]:
+    """Melodic programs and drum-set notes that freepats.cfg defines (bank 0, drumset 0)."""
+    progs: set[int] = set()
+    drums: set[int] = set()
+    target = None
+    for line in FREEPATS_CFG.read_text().splitlines():
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if words[0] == "bank":
+            target = progs
+        elif words[0] == "drumset":
+            target = drums
+        elif words[0].isdigit() and target is not None and len(words) > 1:
+            target.add(int(words[0]))
+    return progs, drums
+
+
+def freepats_split(cls: str) -> dict[str, list[int]]:
+    """The freepats programs of a class, split between training and the fresh held-out set:
+    in program order, every second one is sealed; a class with one program goes to fresh."""
+    progs, _ = freepats_programs()
+    have = [p for p in GM_PROGRAMS[cls] if p in progs]
+    if len(have) == 1:
+        return {"train": [], FRESH: have}
+    return {"train": have[0::2], FRESH: have[1::2]}
+
+
+def freepats_clips(split: str, seed: int, per_class: int) -> Iterator[Clip]:
+    """GM phrases rendered through timidity with the freepats patches. The drum set exists
+    once, so its roles and grooves are all in the fresh held-out set."""
+    rng = np.random.default_rng(seed)
+    for cls in GM_PROGRAMS:
+        programs = freepats_split(cls)[split]
+        if not programs:
+            continue
+        batch = MidiBatch()
+        n = 2 * per_class if cls != OTHER else per_class // 2
+        for i in range(n):
+            notes = melodic_phrase(rng, cls, rng.uniform(3.0, 8.0))
+            batch.add(notes, channel=i % 9, program=programs[i % len(programs)], tag=cls)
+        for tag, audio in batch.render_timidity(FREEPATS_CFG):
+            yield Clip(audio, tag, f"freepats/{tag}", split)
+    if split != FRESH:
+        return
+    _, notes_have = freepats_programs()
+    batch = MidiBatch()
+    for role, notes_for in DRUM_NOTES.items():
+        have = [n for n in notes_for if n in notes_have]
+        for _ in range(per_class):
+            hits = drum_pattern(rng, [role], rng.uniform(3.0, 8.0))
+            choice = rng.choice(have, size=2, replace=len(have) < 2)
+            notes = [(t, 0.2, int(choice[0] if rng.random() < 0.7 else choice[1]), v)
+                     for t, _, v in hits]
+            batch.add(notes, channel=9, program=None, tag=role)
+    for _ in range(per_class):
+        hits = drum_pattern(rng, _kit_roles(rng), rng.uniform(4.0, 8.0))
+        picks = {r: int(rng.choice([n for n in DRUM_NOTES[r] if n in notes_have]))
+                 for r in DRUM_NOTES}
+        batch.add([(t, 0.2, picks[r], v) for t, r, v in hits], channel=9, program=None,
+                  tag="drums")
+    for tag, audio in batch.render_timidity(FREEPATS_CFG):
+        yield Clip(audio, tag, f"freepats/{tag}", split)
+
+
+# What each material needs: (Debian package, path or program that shows it is installed)
+REQUIREMENTS: tuple[tuple[str, str], ...] = (
+    ("fluidsynth", "fluidsynth"),
+    ("fluid-soundfont-gm", str(SF2_TRAIN)),
+    ("timgm6mb-soundfont", str(SF2_TEST)),
+    ("musescore-general-soundfont-small", str(SF2_TRAIN_EXTRA[0])),
+    ("csound-soundfont", str(SF2_TRAIN_EXTRA[1])),
+    ("avldrums.lv2-soundfont", str(AVL_TRAIN)),
+    ("hydrogen-data", str(HYDROGEN / "GMRockKit")),
+    ("hydrogen-drumkits", str(HYDROGEN / "ForzeeStereo")),
+    ("sonic-pi-samples", str(SONIC_PI)),
+    ("pocketsphinx-testdata", str(SPHINX)),
+    ("alsa-utils", str(ALSA_SOUNDS)),
+    ("espeak-ng", "espeak-ng"),
+    ("timidity", "timidity"),
+    ("freepats", str(FREEPATS_CFG)),
+)
+
+
+def missing_packages() -> list[str]:
+    """Debian packages the training material needs that are not installed here."""
+    out = []
+    for package, probe in REQUIREMENTS:
+        found = Path(probe).exists() if probe.startswith("/") else shutil.which(probe)
+        if not found:
+            out.append(package)
+    return out
+
+
 def all_clips(seed: int = 1234, scale: float = 1.0) -> Iterator[Clip]:
     """Every base clip, train and test. ``scale`` shrinks the counts for quick runs."""
     def k(n: int) -> int:
@@ -771,6 +955,14 @@ def all_clips(seed: int = 1234, scale: float = 1.0) -> Iterator[Clip]:
     yield from synth_voice_clips("test", seed + 10_000, k(24))
     yield from other_synth_clips("train", seed + 11, k(90))
     yield from other_synth_clips("test", seed + 20_000, k(14))
+    # added later: appended so every clip above keeps its seed and its cached feature row
+    for i, kit in enumerate(HYDROGEN_TRAIN_KITS):
+        yield from hydrogen_kit_clips(kit, "train", seed + 30 + i, k(10))
+    yield from freepats_clips("train", seed + 50, k(24))
+    # the sealed fresh held-out set
+    for i, kit in enumerate(HYDROGEN_FRESH_KITS):
+        yield from hydrogen_kit_clips(kit, FRESH, seed + 60 + i, k(10))
+    yield from freepats_clips(FRESH, seed + 70, k(12))
 
 
 def cpu_count() -> int:

@@ -17,12 +17,19 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
+from typing import Any
 
-import numpy as np
+# the network's matrices are small: a multi-threaded BLAS spends its time synchronising
+# (one thread trains a member about 7x faster on this 2-core machine)
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -35,7 +42,13 @@ from bridge.assist.labeller.features import (  # noqa: E402
     FEATURES_VERSION,
     extract_features,
 )
-from bridge.assist.labeller.model import MODEL_PATH, OTHER, VOCABULARY, LabelModel  # noqa: E402
+from bridge.assist.labeller.model import (  # noqa: E402
+    MODEL_PATH,
+    OTHER,
+    VOCABULARY,
+    LabelModel,
+    read_model,
+)
 
 CLASSES = (*VOCABULARY, OTHER)
 SEED = 20240611
@@ -112,7 +125,10 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 def train_member(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int, hidden: int = 96,
                  epochs: int = 160, lr: float = 2e-3, l2: float = 3e-4, dropout: float = 0.2,
-                 batch: int = 128) -> tuple[np.ndarray, ...]:
+                 batch: int = 128, row_weight: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, ...]:
+    """One network. Rows are weighted so every class weighs the same in total, or by
+    ``row_weight`` when given."""
     rng = np.random.default_rng(seed)
     n, d = x.shape
     w1 = rng.normal(0, np.sqrt(2.0 / d), (d, hidden))
@@ -137,7 +153,7 @@ def train_member(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int, hidden
             mask = (rng.random(h.shape) > dropout) / (1 - dropout)
             hd = h * mask
             p = _softmax(hd @ w2 + b2)
-            wts = cw[y[idx]][:, None]
+            wts = (cw[y[idx]] if row_weight is None else row_weight[idx])[:, None]
             g = (p - onehot[idx]) * wts / wts.sum()
             gw2 = hd.T @ g + l2 * w2
             gb2 = g.sum(axis=0)
@@ -165,7 +181,7 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return best
 
 
-def fit_model(x: np.ndarray, y: np.ndarray, members: int, seed: int, **kw: float) -> LabelModel:
+def fit_model(x: np.ndarray, y: np.ndarray, members: int, seed: int, **kw: Any) -> LabelModel:
     mean = x.mean(axis=0)
     scale = x.std(axis=0) + 1e-6
     z = (x - mean) / scale
@@ -233,61 +249,122 @@ def evaluate(model: LabelModel, ds: dict[str, np.ndarray], rows: np.ndarray) -> 
     return {"y": y, "p": p, "pred": p.argmax(axis=1)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cache", type=Path, default=REPO / "build" / "labeller" / "features.npz")
-    ap.add_argument("--reuse", action="store_true", help="reuse the cached feature rows")
-    ap.add_argument("--scale", type=float, default=1.0, help="shrink clip counts (quick runs)")
-    ap.add_argument("--members", type=int, default=3)
-    ap.add_argument("--out", type=Path, default=MODEL_PATH)
-    ap.add_argument("--report", type=Path, default=None, help="write the evaluation (markdown)")
-    args = ap.parse_args(argv)
+# ---------------------------------------------------------------------------------------------
+# Leave-one-source-out validation on the training side (how candidates are chosen)
+# ---------------------------------------------------------------------------------------------
 
-    t0 = time.time()
-    if args.reuse and args.cache.is_file():
-        with np.load(args.cache, allow_pickle=False) as f:
-            ds = {k: f[k] for k in f.files}
-        if tuple(ds["feature_names"]) != FEATURE_NAMES:
-            print("cached features are stale; rebuilding")
-            ds = build_features(args.scale)
-    else:
-        ds = build_features(args.scale)
-    args.cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.cache, **ds)
+CV_FOLDS: tuple[tuple[str, ...], ...] = (
+    ("sf2:FluidR3_GM", "hydrogen:GMRockKit", "hydrogen:Audiophob", "hydrogen:rumpf_kit_z01_h2"),
+    ("sf2:MuseScore_General_Lite", "hydrogen:ForzeeStereo", "hydrogen:ElectricEmpireKit",
+     "sonic-pi"),
+    # the Black Pearl kit exists as a soundfont and as a Hydrogen kit: one fold, no leak
+    ("sf2:sf_GMbank", "sf2:Black_Pearl_4_LV2", "hydrogen:The Black Pearl 1.0",
+     "hydrogen:Gimme A Hand 1.0"),
+    # one author's kits together, for the same reason
+    ("freepats", "hydrogen:BJA_Pacific", "hydrogen:Millo_MultiLayered2",
+     "hydrogen:Millo_MultiLayered3", "hydrogen:Millo-Drums_v.1"),
+)
+"""Training sources held out together in each fold; speech, synthesis and out-of-vocabulary
+material always stay in training."""
 
-    idx = {c: i for i, c in enumerate(CLASSES)}
-    y_all = np.array([idx[c] for c in ds["label"]])
+VARIANTS: dict[str, dict[str, float]] = {  # "max_aug": augmented copies kept per clip
+    "base": {},
+    "wide": {"hidden": 192},
+    "long": {"epochs": 240},
+    "drop3": {"dropout": 0.3},
+    "l2x3": {"l2": 1e-3},
+    "l2x10": {"l2": 3e-3},
+    "l2x3wide": {"l2": 1e-3, "hidden": 192},
+    # ablation, validation only: the features added in FEATURES_VERSION 3 zeroed
+    "l2x3-v2features": {"l2": 1e-3},
+    # fewer augmented copies: at most one per clip, or none
+    "l2x3-aug1": {"l2": 1e-3, "max_aug": 1},
+    "l2x3-noaug": {"l2": 1e-3, "max_aug": 0},
+    # every source family weighs the same inside a class (ten drum kits vs four soundfonts)
+    "l2x3-srcbal": {"l2": 1e-3, "source_balance": 1},
+}
+"""Training settings compared by ``--cv`` (keyword arguments of :func:`train_member`)."""
+SHIPPED_VARIANT = "l2x3"
+"""Chosen by the leave-one-source-out means (docs/labeller.md), not by held-out figures."""
+
+
+def family(source: str) -> str:
+    """The source group a clip belongs to, as :data:`CV_FOLDS` names them."""
+    if source.startswith("sf2:"):
+        return source.split("/")[0]
+    if source.startswith("hydrogen:"):
+        return source
+    if source.startswith("freepats"):
+        return "freepats"
+    if source.startswith("sonic-pi:"):
+        return "sonic-pi"
+    return "other"
+
+
+def source_balanced_weights(y: np.ndarray, fam: np.ndarray) -> np.ndarray:
+    """Row weights: each class the same total, and inside a class each source family the
+    same share; the mean weight is 1."""
+    w = np.zeros(len(y))
+    for c in np.unique(y):
+        in_c = y == c
+        fams, counts = np.unique(fam[in_c], return_counts=True)
+        for f, n in zip(fams, counts, strict=True):
+            w[in_c & (fam == f)] = 1.0 / (len(fams) * n)
+    return w * len(y) / w.sum()
+
+
+def _new_in_v3(name: str) -> bool:
+    return (name.startswith(("hf_decay_", "attack_ms", "odd_even", "vibrato"))
+            or name in ("decay_1000ms", "decay_1500ms", "harmonic_spread")
+            or (name.startswith("harmonic_") and name.endswith("_rel")))
+
+
+def _cv_fold(args: tuple[dict[str, np.ndarray], np.ndarray, str, int, int]) -> float:
+    """Train without fold ``k``'s sources, return top-1 on its clean vocabulary clips."""
+    ds, y_all, name, k, members = args
+    fam = np.array([family(s) for s in ds["source"]])
     train = ds["split"] == "train"
-    test = ds["split"] == "test"
-    # validation for calibration: whole base clips (with their augmentations) from training
-    rng = np.random.default_rng(SEED)
-    bases = np.unique(ds["base"][train])
-    val_bases = set(rng.choice(bases, size=len(bases) // 6, replace=False).tolist())
-    is_val = train & np.isin(ds["base"], list(val_bases))
-    fit_rows = train & ~is_val
+    held = train & np.isin(fam, CV_FOLDS[k])
+    kw = dict(VARIANTS[name])
+    fit = train & ~held & (ds["augmented"] <= kw.pop("max_aug", 99))
+    score = held & (ds["augmented"] == 0) & (ds["label"] != OTHER)
+    if kw.pop("source_balance", 0):
+        kw["row_weight"] = source_balanced_weights(y_all[fit], fam[fit])
+    x = ds["x"]
+    if name.endswith("-v2features"):
+        keep = np.array([not _new_in_v3(n) for n in FEATURE_NAMES])
+        x = np.where(keep, x, 0.0).astype(np.float32)
+    model = fit_model(x[fit], y_all[fit], members=members, seed=SEED + k, **kw)
+    pred = model.logits(x[score]).argmax(axis=1)
+    return float(np.mean(pred == y_all[score]))
 
-    probe = fit_model(ds["x"][fit_rows], y_all[fit_rows], members=2, seed=SEED)
-    temperature = fit_temperature(probe.logits(ds["x"][is_val]), y_all[is_val])
-    val_acc = np.mean(probe.logits(ds["x"][is_val]).argmax(1) == y_all[is_val])
-    print(f"validation accuracy {val_acc:.3f}, temperature {temperature:.2f}")
 
-    model = fit_model(ds["x"][train], y_all[train], members=args.members, seed=SEED)
-    model = LabelModel(**{**model.__dict__, "temperature": temperature, "min_confidence": 0.5,
-                          "info": {"trained": time.strftime("%Y-%m-%d"),
-                                   "train_rows": str(int(train.sum())),
-                                   "seed": str(SEED),
-                                   "features_version": str(FEATURES_VERSION)}})
-    model = with_novelty_stats(model, ds["x"][train], y_all[train])
-    model.save(args.out)
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} kB) in {time.time() - t0:.0f} s")
+def cross_validate(ds: dict[str, np.ndarray], y_all: np.ndarray, names: list[str],
+                   members: int = 1) -> None:
+    jobs = [(name, k) for name in names for k in range(len(CV_FOLDS))]
+    with ProcessPoolExecutor(max_workers=data.cpu_count()) as pool:
+        accs = list(pool.map(_cv_fold, [(ds, y_all, name, k, members) for name, k in jobs]))
+    results: dict[str, list[float]] = {}
+    for (name, k), acc in zip(jobs, accs, strict=True):
+        results.setdefault(name, []).append(acc)
+        print(f"  {name} fold {k + 1} ({', '.join(CV_FOLDS[k])}): {acc:.1%}")
+    print("\n| variant | CV mean | " + " | ".join(f"fold {k + 1}" for k in range(len(CV_FOLDS)))
+          + " |")
+    print("|---" * (len(CV_FOLDS) + 2) + "|")
+    for name, accs in results.items():
+        print(f"| {name} | {np.mean(accs):.1%} | " + " | ".join(f"{a:.1%}" for a in accs) + " |")
 
-    # held-out evaluation: clean test clips, vocabulary only (the _other rows separately)
-    out = ["## Held-out evaluation", ""]
+
+def held_out_report(model: LabelModel, ds: dict[str, np.ndarray], test: np.ndarray,
+                    what: str) -> list[str]:
+    """Per-class, per-source and out-of-vocabulary figures on the rows ``test``."""
+    idx = {c: i for i, c in enumerate(CLASSES)}
+    out: list[str] = []
     clean = test & (ds["augmented"] == 0)
     vocab_rows = clean & (ds["label"] != OTHER)
     ev = evaluate(model, ds, vocab_rows)
     cm = confusion(ev["y"], ev["pred"], len(CLASSES))
-    out.append(report(cm, CLASSES, "Held-out clips, 15 vocabulary classes (top-1 over all 16 "
+    out.append(report(cm, CLASSES, f"{what}, 15 vocabulary classes (top-1 over all 16 "
                                    "outputs, `_other` counted as wrong)"))
     conf = ev["p"].max(axis=1)
     novel = model.novelty(ds["x"][vocab_rows], ev["pred"]) > 1.0
@@ -303,11 +380,11 @@ def main(argv: list[str] | None = None) -> int:
                    f"noise, pitch): top-1 **{np.mean(eva['pred'] == eva['y']):.1%}** "
                    f"({aug_rows.sum()} clips).\n")
     # per source group
-    out += ["### Per held-out source", "", "| source | clips | top-1 |", "|---|---|---|"]
+    out += [f"### {what}: per source", "", "| source | clips | top-1 |", "|---|---|---|"]
     srcs = ds["source"][vocab_rows]
     groups: dict[str, list[int]] = {}
     for i, s in enumerate(srcs):
-        key = s.split("/")[0] if s.startswith(("sf2:", "sphinx:")) else s
+        key = s.split("/")[0] if s.startswith(("sf2:", "sphinx:", "freepats/")) else s
         key = "sonic-pi:" + s.split(":")[1].split("_")[0] if s.startswith("sonic-pi:g") else key
         groups.setdefault(key, []).append(i)
     for key in sorted(groups):
@@ -320,9 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         evo = evaluate(model, ds, oov)
         as_unknown = ((evo["pred"] == idx[OTHER]) | (evo["p"].max(axis=1) < model.min_confidence)
                       | (model.novelty(ds["x"][oov], evo["pred"]) > 1.0))
-        out += ["### Outside the vocabulary", "",
+        out += [f"### {what}: outside the vocabulary", "",
                 f"{oov.sum()} held-out clips of noise, hum, tones, sweeps, clicks and General "
-                f"MIDI effects/pads from the held-out soundfont: "
+                f"MIDI effects/pads from the held-out sample sets: "
                 f"{as_unknown.mean():.1%} come out `unknown`.", ""]
         out += ["| source | clips | unknown |", "|---|---|---|"]
         so = ds["source"][oov]
@@ -330,15 +407,117 @@ def main(argv: list[str] | None = None) -> int:
             ii = so == s
             out.append(f"| {s} | {ii.sum()} | {as_unknown[ii].mean():.0%} |")
         out.append("")
+    return out
+
+
+def _write_report(model: LabelModel, ds: dict[str, np.ndarray], train: np.ndarray,
+                  test: np.ndarray, args: argparse.Namespace) -> None:
+    # held-out evaluation: clean test clips, vocabulary only (the _other rows separately)
+    out = ["## Held-out evaluation", ""]
+    out += held_out_report(model, ds, test, "Held-out clips")
+    clean = test & (ds["augmented"] == 0)
+    fresh = ds["split"] == data.FRESH
+    if args.fresh and fresh.any():
+        out += ["## Fresh held-out evaluation (sealed set, scored once)", ""]
+        out += held_out_report(model, ds, fresh, "Fresh held-out clips")
     n_train = {c: int(((ds['label'] == c) & train & (ds['augmented'] == 0)).sum()) for c in CLASSES}
     n_test = {c: int(((ds['label'] == c) & clean).sum()) for c in CLASSES}
-    out += ["### Clip counts (before augmentation)", "", "| class | train | held-out |",
-            "|---|---|---|"]
-    out += [f"| {c} | {n_train[c]} | {n_test[c]} |" for c in CLASSES]
+    n_fresh = {c: int(((ds['label'] == c) & fresh).sum()) for c in CLASSES}
+    out += ["### Clip counts (before augmentation)", "",
+            "| class | train | held-out | fresh held-out |", "|---|---|---|---|"]
+    out += [f"| {c} | {n_train[c]} | {n_test[c]} | {n_fresh[c]} |" for c in CLASSES]
     text = "\n".join(out) + "\n"
     print(text)
     if args.report:
         args.report.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cache", type=Path, default=REPO / "build" / "labeller" / "features.npz")
+    ap.add_argument("--reuse", action="store_true", help="reuse the cached feature rows")
+    ap.add_argument("--scale", type=float, default=1.0, help="shrink clip counts (quick runs)")
+    ap.add_argument("--members", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=MODEL_PATH)
+    ap.add_argument("--report", type=Path, default=None, help="write the evaluation (markdown)")
+    ap.add_argument("--cv", nargs="*", default=None, metavar="VARIANT",
+                    help=f"leave-one-source-out validation on the training side only, for "
+                         f"the named variants ({', '.join(VARIANTS)}); no model is written")
+    ap.add_argument("--variant", default=SHIPPED_VARIANT,
+                    choices=sorted(v for v in VARIANTS if not v.endswith("-v2features")),
+                    help="training settings of the shipped model")
+    ap.add_argument("--fresh", action="store_true",
+                    help="also score the sealed fresh held-out set (once, on the final model)")
+    ap.add_argument("--evaluate", type=Path, default=None, metavar="MODEL",
+                    help="no training: score an existing model file on the held-out rows")
+    ap.add_argument("--build-only", action="store_true",
+                    help="make the clips and feature rows, then stop (no training)")
+    args = ap.parse_args(argv)
+
+    missing = data.missing_packages()
+    if missing and not args.reuse:
+        print("training material is missing; install these Debian packages first:\n"
+              f"    apt-get install {' '.join(missing)}", file=sys.stderr)
+        return 2
+    t0 = time.time()
+    if args.reuse and args.cache.is_file():
+        with np.load(args.cache, allow_pickle=False) as f:
+            ds = {k: f[k] for k in f.files}
+        if tuple(ds["feature_names"]) != FEATURE_NAMES:
+            print("cached features are stale; rebuilding")
+            ds = build_features(args.scale)
+    else:
+        ds = build_features(args.scale)
+    args.cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.cache, **ds)
+    if args.build_only:
+        print(f"{len(ds['x'])} rows in {args.cache} ({time.time() - t0:.0f} s)")
+        return 0
+
+    idx = {c: i for i, c in enumerate(CLASSES)}
+    y_all = np.array([idx[c] for c in ds["label"]])
+    if args.cv is not None:
+        cross_validate(ds, y_all, args.cv or list(VARIANTS))
+        return 0
+    kw = dict(VARIANTS[args.variant])
+    train = (ds["split"] == "train") & (ds["augmented"] <= kw.pop("max_aug", 99))
+    test = ds["split"] == "test"
+    if args.evaluate is not None:
+        model = read_model(args.evaluate)
+        print(f"scoring {args.evaluate} ({model.info})")
+        _write_report(model, ds, train, test, args)
+        return 0
+    # validation for calibration: whole base clips (with their augmentations) from training
+    rng = np.random.default_rng(SEED)
+    bases = np.unique(ds["base"][train])
+    val_bases = set(rng.choice(bases, size=len(bases) // 6, replace=False).tolist())
+    is_val = train & np.isin(ds["base"], list(val_bases))
+    fit_rows = train & ~is_val
+
+    balance = kw.pop("source_balance", 0)
+    fam = np.array([family(s) for s in ds["source"]])
+
+    def weights(rows: np.ndarray) -> dict[str, Any]:
+        return {"row_weight": source_balanced_weights(y_all[rows], fam[rows])} if balance else {}
+
+    probe = fit_model(ds["x"][fit_rows], y_all[fit_rows], members=2, seed=SEED, **kw,
+                      **weights(fit_rows))
+    temperature = fit_temperature(probe.logits(ds["x"][is_val]), y_all[is_val])
+    val_acc = np.mean(probe.logits(ds["x"][is_val]).argmax(1) == y_all[is_val])
+    print(f"validation accuracy {val_acc:.3f}, temperature {temperature:.2f}")
+
+    model = fit_model(ds["x"][train], y_all[train], members=args.members, seed=SEED, **kw,
+                      **weights(train))
+    model = LabelModel(**{**model.__dict__, "temperature": temperature, "min_confidence": 0.5,
+                          "info": {"trained": time.strftime("%Y-%m-%d"),
+                                   "train_rows": str(int(train.sum())),
+                                   "seed": str(SEED), "variant": args.variant,
+                                   "features_version": str(FEATURES_VERSION)}})
+    model = with_novelty_stats(model, ds["x"][train], y_all[train])
+    model.save(args.out)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} kB) in {time.time() - t0:.0f} s")
+
+    _write_report(model, ds, train, test, args)
     print(f"total {time.time() - t0:.0f} s")
     return 0
 

@@ -21,7 +21,9 @@ looks like nothing in the vocabulary: noise, hum, tones) the label is ``unknown`
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +87,33 @@ def _describe(probs: dict[str, float]) -> str:
     return text
 
 
+@lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - comes with librosa's scikit-learn
+        return None
+    return ThreadpoolController()
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """The matrices here are small: a multi-threaded BLAS only wakes threads that then spin,
+    and on a busy 2-core machine that spinning costs more than the work (about 2x CPU)."""
+    controller = _blas_controller()
+    if controller is None:  # pragma: no cover
+        return contextlib.nullcontext()
+    return controller.limit(limits=1, user_api="blas")
+
+
 def label_audio(samples: np.ndarray, rate: int, name_hint: str | None = None,
                 *, min_confidence: float | None = None) -> LabelResult:
     """Label audio samples, (frames,) or (frames, channels) at ``rate`` Hz."""
+    with _one_blas_thread():
+        return _label_audio(samples, rate, name_hint, min_confidence)
+
+
+def _label_audio(samples: np.ndarray, rate: int, name_hint: str | None,
+                 min_confidence: float | None) -> LabelResult:
     from .features import analyse
 
     model = load_model()
@@ -145,9 +171,11 @@ def _hint(name: str | None) -> NameHint | None:
     return hint if hint else None
 
 
-def read_mono(path: str | Path, block_frames: int = 1 << 20) -> tuple[np.ndarray, int]:
+def read_mono(path: str | Path, block_frames: int = 1 << 18) -> tuple[np.ndarray, int]:
     """Read an audio file as mono ``float32`` (block by block, so long stereo stems stay small)."""
     import soundfile as sf
+
+    from .features import mono
 
     p = Path(path)
     if not p.is_file():
@@ -155,12 +183,11 @@ def read_mono(path: str | Path, block_frames: int = 1 << 20) -> tuple[np.ndarray
     try:
         with sf.SoundFile(p) as f:
             rate = f.samplerate
-            parts = []
-            for block in f.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
-                parts.append(block.mean(axis=1))
+            parts = [mono(block) for block in
+                     f.blocks(blocksize=block_frames, dtype="float32", always_2d=True)]
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise LabelError(f"{p}: cannot read audio ({exc})") from None
-    if not parts:
+    if not parts or not sum(len(x) for x in parts):
         raise LabelError(f"{p}: the file holds no audio frames")
     return np.concatenate(parts), rate
 

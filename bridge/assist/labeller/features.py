@@ -1,9 +1,9 @@
 """A fixed-length feature vector describing what a stem sounds like.
 
-Everything here is pure: samples in, a ``float32`` vector out. A stem is mixed to mono,
-resampled to :data:`ANALYSIS_RATE_HZ`, its silent stretches are dropped, and at most
-:data:`MAX_ANALYSIS_S` seconds of active audio (blocks spread evenly over the whole stem) are
-analysed, so a 4-minute stem costs about the same as a 30-second one.
+Everything here is pure: samples in, a ``float32`` vector out. A stem is mixed to mono, its
+silent stretches are dropped, at most :data:`MAX_ANALYSIS_S` seconds of active audio (blocks
+spread evenly over the whole stem) are resampled to :data:`ANALYSIS_RATE_HZ` and analysed, so
+a 4-minute stem costs about the same as a 30-second one.
 
 The vector holds level-independent descriptors only (gain must not change the label):
 
@@ -11,10 +11,17 @@ The vector holds level-independent descriptors only (gain must not change the la
 - MFCC statistics and their frame-to-frame movement,
 - spectral centroid / bandwidth / roll-off / flatness / zero-crossing rate percentiles,
 - spectral contrast, band-energy fractions,
-- onset density, envelope decay after onsets, crest factor, loudness spread, activity ratio,
+- onset density, attack time, envelope decay after onsets (30 ms to 1.5 s), crest factor,
+  loudness spread, activity ratio,
 - periodicity (autocorrelation) and pitch behaviour: how much is voiced, how steady the pitch
   is, how long voiced runs last (sung notes hold, speech glides),
-- syllable-rate (2-8 Hz) amplitude modulation, harmonic/percussive balance.
+- the harmonic profile: levels of harmonics 2-10 relative to the fundamental, odd/even balance
+  (a clarinet, a trumpet, a violin and a voice on the same note differ here),
+- high-band decay after onsets (a crash rings on, a closed hat stops),
+- syllable-rate (2-8 Hz) amplitude modulation, harmonic/percussive balance, spectral flux.
+
+The spectral work is done in ``float32`` with one STFT; every per-frame descriptor reads the
+same magnitude spectrogram.
 
 Example::
 
@@ -28,12 +35,13 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 ANALYSIS_RATE_HZ = 22050
 """Everything is analysed at this rate (Hz)."""
-MAX_ANALYSIS_S = 24.0
+MAX_ANALYSIS_S = 15.0
 """At most this much active audio (seconds) is analysed per stem."""
 BLOCK_S = 3.0
 """Active audio is picked in blocks of this length (seconds)."""
@@ -42,7 +50,7 @@ SILENCE_DBFS = -65.0
 ACTIVE_BELOW_PEAK_DB = 45.0
 """Frames more than this far below the stem's loudest frame are treated as silence."""
 
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 """Bumped whenever the numbers a stem gives change (a trained model must match)."""
 HIGH_PASS_HZ = 25.0
 """DC offset and subsonic rumble are removed before measuring: they say nothing about the
@@ -52,8 +60,12 @@ N_FFT = 2048
 HOP = 512
 N_MELS = 40
 N_MFCC = 20
+N_HARMONICS = 10
 _BANDS_HZ = (0, 60, 150, 400, 1000, 3000, 6000, 11025)
-_DECAY_MS = (30, 80, 150, 300, 600)
+_DECAY_MS = (30, 80, 150, 300, 600, 1000, 1500)
+_HF_DECAY_MS = (80, 300, 1000)
+_ENV_HOP = 64
+"""Hop (samples, 2.9 ms) of the fine loudness curve used for attack times."""
 
 
 @dataclass(frozen=True)
@@ -83,10 +95,14 @@ def _feature_names() -> tuple[str, ...]:
     names += [f"band_{lo}_{hi}" for lo, hi in zip(_BANDS_HZ[:-1], _BANDS_HZ[1:], strict=True)]
     names += ["onsets_per_s", "onset_strength_cv", "onset_interval_cv"]
     names += [f"decay_{ms}ms" for ms in _DECAY_MS]
+    names += [f"hf_decay_{ms}ms" for ms in _HF_DECAY_MS]
+    names += ["attack_ms_log", "attack_ms_p90_log"]
     names += ["crest_db", "rms_p10_rel", "rms_p50_rel", "rms_p90_rel", "active_ratio",
               "frame_active_ratio"]
     names += ["periodicity_mean", "voiced_ratio", "f0_median_log2", "f0_iqr_semitones",
               "pitch_step_semitones", "pitch_steady_ratio", "voiced_run_s", "f0_range_semitones"]
+    names += [f"harmonic_{k}_rel" for k in range(2, N_HARMONICS + 1)]
+    names += ["odd_even_db", "harmonic_spread", "vibrato_cents"]
     names += ["mod_2_8hz", "mod_0_2hz", "mod_8_20hz", "harmonic_ratio", "flux_mean", "flux_cv"]
     return tuple(names)
 
@@ -95,18 +111,26 @@ FEATURE_NAMES: tuple[str, ...] = _feature_names()
 
 
 def mono(samples: np.ndarray) -> np.ndarray:
-    """Mix (frames,) or (frames, channels) samples to mono ``float64``."""
+    """Mix (frames,) or (frames, channels) samples to mono: ``float32`` for ``float32`` (or
+    narrower) input, ``float64`` otherwise."""
     x = np.asarray(samples)
+    dtype = np.float32 if x.dtype.kind == "f" and x.dtype.itemsize <= 4 else np.float64
     if x.ndim == 2:
         # soundfile gives (frames, channels); a (channels, frames) array is flipped here
         if x.shape[0] < x.shape[1] and x.shape[0] <= 16:
             x = x.T
-        x = x.mean(axis=1, dtype=np.float64)
-    x = np.asarray(x, dtype=np.float64)
+        # column by column: a mean over a short strided axis is several times slower
+        out = np.array(x[:, 0], dtype=dtype)
+        for c in range(1, x.shape[1]):
+            out += x[:, c]
+        if x.shape[1] > 1:
+            out *= dtype(1.0 / x.shape[1])
+        x = out
+    x = np.asarray(x, dtype=dtype)
     if x.ndim != 1:
         raise ValueError(f"samples must be 1-D or 2-D, got shape {x.shape}")
     if not np.isfinite(x).all():
-        x = np.where(np.isfinite(x), x, 0.0)
+        x = np.where(np.isfinite(x), x, dtype(0.0))
     return x
 
 
@@ -115,8 +139,9 @@ def _frame_rms_db(y: np.ndarray, frame: int) -> np.ndarray:
     if len(y) == 0:
         return np.array([-200.0])
     if n == 0:
-        return np.array([10 * np.log10(np.mean(y**2) + 1e-20)])
-    power = (y[: n * frame].reshape(n, frame) ** 2).mean(axis=1)
+        return np.array([10 * np.log10(np.mean(np.square(y, dtype=np.float64)) + 1e-20)])
+    r = y[: n * frame].reshape(n, frame)
+    power = np.einsum("ij,ij->i", r, r, dtype=np.float64) / frame
     return 10 * np.log10(power + 1e-20)
 
 
@@ -168,16 +193,50 @@ def _pct(x: np.ndarray) -> list[float]:
     return [float(p10), float(p50), float(p90), float(np.std(x))]
 
 
-def _pitch(power: np.ndarray, active: np.ndarray, rate: int) -> list[float]:
-    """Periodicity and pitch behaviour from the autocorrelation of each frame."""
-    ac = np.fft.irfft(power, axis=0)  # (n_fft, frames)
-    ac = ac[: N_FFT // 2]
-    norm = ac[0] + 1e-12
+@lru_cache(maxsize=4)
+def _tables(rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mel filter bank, DCT matrix, bin frequencies and window, computed once per rate."""
+    import librosa
+    from scipy.fft import dct
+
+    mel_fb = librosa.filters.mel(sr=rate, n_fft=N_FFT, n_mels=N_MELS, fmax=rate / 2)
+    dct_m = dct(np.eye(N_MELS), type=2, norm="ortho", axis=0)[:N_MFCC]
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / rate)
+    window = np.hanning(N_FFT + 1)[:-1]
+    return (mel_fb.astype(np.float32), dct_m.astype(np.float32), freqs.astype(np.float32),
+            window.astype(np.float32))
+
+
+def _stft_mag(y: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """Magnitude STFT, (bins, frames) ``float32``, centred frames (reflect padding)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+    from scipy.fft import rfft
+
+    pad = N_FFT // 2
+    yp = np.pad(y, (pad, pad), mode="reflect" if len(y) > pad else "constant")
+    frames = sliding_window_view(yp, N_FFT)[::HOP]
+    spec = rfft(frames * window, axis=1, workers=1)
+    return np.abs(spec).T.astype(np.float32, copy=False)
+
+
+def _pitch(power: np.ndarray, active: np.ndarray, rate: int
+           ) -> tuple[list[float], np.ndarray, np.ndarray]:
+    """Periodicity and pitch behaviour from the autocorrelation of each active frame.
+
+    Returns the features, the per-frame fundamental (Hz) and the voiced mask.
+    """
+    from scipy.fft import irfft
+
+    n = power.shape[1]
     lo, hi = int(rate / 1000.0), int(rate / 55.0)
-    seg = ac[lo:hi] / norm
-    lag = np.argmax(seg, axis=0) + lo
-    strength = seg.max(axis=0)
-    strength = np.where(active, strength, 0.0)
+    strength = np.zeros(n, dtype=np.float32)
+    lag = np.full(n, hi, dtype=np.int64)
+    cols = np.flatnonzero(active)
+    if cols.size:
+        ac = irfft(power[:, cols], axis=0, workers=1)[: hi]
+        seg = ac[lo:hi] / (ac[0] + 1e-12)
+        lag[cols] = np.argmax(seg, axis=0) + lo
+        strength[cols] = seg.max(axis=0)
     f0 = rate / lag
     voiced = active & (strength > 0.55)
     n_active = max(1, int(active.sum()))
@@ -197,15 +256,57 @@ def _pitch(power: np.ndarray, active: np.ndarray, rate: int) -> list[float]:
         run_s = float(np.mean(runs[::2]) * HOP / rate) if runs.size else 0.0
     else:
         f0_med, iqr, rng, step, steady, run_s = 7.0, 0.0, 0.0, 0.0, 0.0, 0.0
-    return [periodicity, voiced_ratio, f0_med, iqr, min(step, 12.0), steady, min(run_s, 5.0),
-            rng]
+    feats = [periodicity, voiced_ratio, f0_med, iqr, min(step, 12.0), steady, min(run_s, 5.0),
+             rng]
+    return feats, f0, voiced
+
+
+def _harmonic_profile(mag: np.ndarray, f0: np.ndarray, voiced: np.ndarray,
+                      freqs: np.ndarray) -> list[float]:
+    """Median level (dB / 20) of harmonics 2..N relative to the fundamental over voiced frames,
+    the odd/even balance, how spread the harmonic energy is, and the vibrato depth."""
+    cols = np.flatnonzero(voiced)
+    if cols.size < 3:
+        return [-1.5] * (N_HARMONICS - 1) + [0.0, 0.0, 0.0]
+    bin_hz = float(freqs[1])
+    k = np.arange(1, N_HARMONICS + 1)
+    centre = np.rint(f0[cols][None, :] * k[:, None] / bin_hz).astype(np.int64)
+    top = mag.shape[0] - 1
+    # the strongest of three bins around each harmonic: the f0 estimate is quantised by the lag
+    lv = np.max(np.stack([mag[np.clip(centre + d, 0, top), cols[None, :]] for d in (-1, 0, 1)]),
+                axis=0)
+    lv[centre >= top] = 0.0
+    db = 20 * np.log10(lv + 1e-9)
+    rel = np.clip(db - db[0:1], -60.0, 30.0)
+    prof = np.median(rel, axis=1)
+    lin = np.median(lv / (lv.sum(axis=0, keepdims=True) + 1e-9), axis=1)
+    odd = lin[2::2].sum() + 1e-6  # harmonics 3, 5, 7, 9
+    even = lin[1::2].sum() + 1e-6  # harmonics 2, 4, 6, 8, 10
+    spread = float(np.sum(lin * k) / (lin.sum() + 1e-9))
+    # pitch wobble inside voiced runs: median absolute deviation from a 5-frame running median
+    lf = np.log2(f0[cols])
+    if lf.size >= 5:
+        from scipy.ndimage import median_filter
+
+        wobble = float(np.median(np.abs(lf - median_filter(lf, size=5, mode="nearest"))) * 1200)
+    else:
+        wobble = 0.0
+    return ([float(v) / 20.0 for v in prof[1:]]
+            + [float(10 * np.log10(odd / even)) / 10.0, spread / 5.0, min(wobble, 100.0) / 50.0])
 
 
 def _high_pass(y: np.ndarray, rate: int) -> np.ndarray:
     from scipy.signal import butter, sosfilt
 
     sos = butter(2, HIGH_PASS_HZ, btype="highpass", fs=rate, output="sos")
-    return sosfilt(sos, y)
+    return sosfilt(sos, y).astype(np.float32)
+
+
+def _resample(y: np.ndarray, rate: int) -> np.ndarray:
+    from scipy.signal import resample_poly
+
+    g = np.gcd(int(rate), ANALYSIS_RATE_HZ)
+    return resample_poly(y, ANALYSIS_RATE_HZ // g, int(rate) // g).astype(np.float32)
 
 
 def extract_features(samples: np.ndarray, rate: int) -> np.ndarray:
@@ -220,42 +321,50 @@ def extract_features(samples: np.ndarray, rate: int) -> np.ndarray:
 
 def analyse(samples: np.ndarray, rate: int) -> tuple[np.ndarray, StemActivity]:
     """:func:`extract_features` plus the stem's :class:`StemActivity`."""
-    import librosa
-
     if rate <= 0:
         raise ValueError(f"sample rate must be > 0, got {rate}")
     y = mono(samples)
     # choose the active blocks at the stem's own rate, so only what is analysed is resampled
     sel, activity = select_active(y, rate)
-    if rate != ANALYSIS_RATE_HZ and len(sel):
-        sel = librosa.resample(sel, orig_sr=rate, target_sr=ANALYSIS_RATE_HZ, res_type="soxr_mq")
-    sr = ANALYSIS_RATE_HZ
+    return _features_of_selection(sel, rate, activity), activity
+
+
+def _features_of_selection(sel: np.ndarray, rate: int, activity: StemActivity) -> np.ndarray:
+    """Features of the already chosen active audio ``sel`` (mono, at ``rate`` Hz)."""
+    import librosa
+
     vec = np.zeros(len(FEATURE_NAMES), dtype=np.float32)
+    if rate != ANALYSIS_RATE_HZ and len(sel):
+        sel = _resample(sel, rate)
+    sr = ANALYSIS_RATE_HZ
     if activity.active_s <= 0 or len(sel) < HOP * 2:
-        return vec, activity
+        return vec
     sel = _high_pass(sel - np.mean(sel), sr)
-    peak = np.max(np.abs(sel))
-    sel = sel / (peak + 1e-12)
+    peak = float(np.max(np.abs(sel)))
+    sel = (sel / (peak + 1e-12)).astype(np.float32)
     if len(sel) < N_FFT:
         sel = np.pad(sel, (0, N_FFT - len(sel)))
+    mel_fb, dct_m, freqs, window = _tables(sr)
 
-    stft = np.abs(librosa.stft(sel, n_fft=N_FFT, hop_length=HOP, center=True))
-    power = stft**2
-    frame_db = 10 * np.log10(power.sum(axis=0) / N_FFT + 1e-20)
+    stft = _stft_mag(sel, window)
+    power = stft * stft
+    frame_db = 10 * np.log10(power.sum(axis=0, dtype=np.float64) / N_FFT + 1e-20)
     fmax = frame_db.max()
     active = frame_db > max(fmax - ACTIVE_BELOW_PEAK_DB, -120)
     if active.sum() < 2:
         active = frame_db >= np.sort(frame_db)[-min(2, len(frame_db))]
+    mag_a = stft[:, active]
+    pow_a = power[:, active]
 
     feats: list[float] = []
-    mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=N_MELS, fmax=sr / 2)
+    mel = mel_fb @ power
     logmel = 10 * np.log10(mel + 1e-10)
     act_mel = logmel[:, active]
     mel_mean = act_mel.mean(axis=1)
     feats += list((mel_mean - mel_mean.max()) / 10.0)
     feats += list(act_mel.std(axis=1) / 10.0)
 
-    mfcc = librosa.feature.mfcc(S=logmel, n_mfcc=N_MFCC)
+    mfcc = dct_m @ logmel
     act_mfcc = mfcc[:, active]
     feats += list(act_mfcc.mean(axis=1)[1:] / 50.0)
     feats += list(act_mfcc.std(axis=1) / 50.0)
@@ -265,27 +374,35 @@ def analyse(samples: np.ndarray, rate: int) -> tuple[np.ndarray, StemActivity]:
     else:
         feats += [0.0] * N_MFCC
 
-    cent = librosa.feature.spectral_centroid(S=stft, sr=sr)[0][active]
-    bw = librosa.feature.spectral_bandwidth(S=stft, sr=sr)[0][active]
-    roll = librosa.feature.spectral_rolloff(S=stft, sr=sr, roll_percent=0.85)[0][active]
-    flat = librosa.feature.spectral_flatness(S=stft)[0][active]
-    zcr = librosa.feature.zero_crossing_rate(sel, frame_length=N_FFT, hop_length=HOP)[0]
-    zcr = zcr[: len(active)][active[: len(zcr)]]
+    # spectral shape of the active frames, from moments of the magnitude spectrum
+    total = mag_a.sum(axis=0) + 1e-9
+    cent = (freqs @ mag_a) / total
+    m2 = ((freqs * freqs) @ mag_a) / total
+    bw = np.sqrt(np.maximum(m2 - cent * cent, 0.0))
+    cum = np.cumsum(mag_a, axis=0)
+    roll = freqs[np.minimum((cum < 0.85 * cum[-1:]).sum(axis=0), len(freqs) - 1)]
+    p_floor = np.maximum(pow_a, 1e-10)
+    flat = np.exp(np.log(p_floor).mean(axis=0)) / p_floor.mean(axis=0)
+    signs = np.signbit(sel)
+    crossings = np.concatenate([[0], np.cumsum(signs[1:] != signs[:-1])])
+    centres = np.arange(stft.shape[1]) * HOP
+    a = np.clip(centres - N_FFT // 2, 0, len(sel) - 1)
+    b = np.clip(centres + N_FFT // 2, 0, len(sel) - 1)
+    zcr = ((crossings[b] - crossings[a]) / N_FFT)[active]
     feats += _pct(np.log2(cent + 20) - 10)
     feats += _pct(np.log2(bw + 20) - 10)
     feats += _pct(np.log2(roll + 20) - 10)
     feats += _pct(np.log10(flat + 1e-8))
     feats += _pct(np.sqrt(zcr))
 
-    contrast = librosa.feature.spectral_contrast(S=stft, sr=sr, n_bands=6)[:, active]
+    contrast = librosa.feature.spectral_contrast(S=mag_a, sr=sr, n_fft=N_FFT, n_bands=6)
     feats += list(contrast.mean(axis=1) / 20.0)
 
-    freqs = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
-    spec_total = power[:, active].sum(axis=1)
-    total = spec_total.sum() + 1e-20
+    spec_total = pow_a.sum(axis=1, dtype=np.float64)
+    tot = spec_total.sum() + 1e-20
     for lo, hi in zip(_BANDS_HZ[:-1], _BANDS_HZ[1:], strict=True):
         band = spec_total[(freqs >= lo) & (freqs < hi)].sum()
-        feats.append(float(np.log10(band / total + 1e-6)))
+        feats.append(float(np.log10(band / tot + 1e-6)))
 
     # onsets and envelope
     onset_env = librosa.onset.onset_strength(S=logmel, sr=sr)
@@ -300,32 +417,24 @@ def analyse(samples: np.ndarray, rate: int) -> tuple[np.ndarray, StemActivity]:
         feats.append(float(min(np.std(iv) / (np.mean(iv) + 1e-9), 3.0)))
     else:
         feats.append(0.0)
-    rms_db = frame_db
-    decays = []
-    peaks = onsets if len(onsets) else np.array([int(np.argmax(rms_db))])
-    for o in peaks[:200]:
-        win = rms_db[o:o + 4]
-        if not len(win):
-            continue
-        p = o + int(np.argmax(win))
-        ref = rms_db[p]
-        row = []
-        for ms in _DECAY_MS:
-            k = p + max(1, int(round(ms / 1000 * sr / HOP)))
-            row.append(rms_db[min(k, len(rms_db) - 1)] - ref if k < len(rms_db) else -60.0)
-        decays.append(row)
-    dec = np.median(np.array(decays), axis=0) if decays else np.full(len(_DECAY_MS), -60.0)
-    feats += list(np.clip(dec, -60, 10) / 20.0)
+    peaks = onsets if len(onsets) else np.array([int(np.argmax(frame_db))])
+    feats += _decays(frame_db, peaks, _DECAY_MS, sr)
+    hf = freqs >= 5000
+    hf_db = 10 * np.log10(power[hf].sum(axis=0, dtype=np.float64) / N_FFT + 1e-20)
+    feats += _decays(hf_db, peaks, _HF_DECAY_MS, sr)
+    feats += _attack(sel, peaks, sr)
 
-    rms_lin = np.sqrt(np.mean(sel**2)) + 1e-12
+    rms_lin = np.sqrt(np.mean(np.square(sel, dtype=np.float64))) + 1e-12
     feats.append(float(20 * np.log10(1.0 / rms_lin)) / 20.0)
-    act_db = rms_db[active]
+    act_db = frame_db[active]
     p10, p50, p90 = np.percentile(act_db - fmax, [10, 50, 90])
     feats += [p10 / 20.0, p50 / 20.0, p90 / 20.0]
     feats.append(float(activity.active_ratio))
     feats.append(float(active.mean()))
 
-    feats += _pitch(power, active, sr)
+    pitch_feats, f0, voiced = _pitch(power, active, sr)
+    feats += pitch_feats
+    feats += _harmonic_profile(stft, f0, voiced, freqs)
 
     # amplitude modulation of the loudness curve: syllables sit around 2-8 Hz
     env = 10 ** (frame_db / 20)
@@ -333,25 +442,89 @@ def analyse(samples: np.ndarray, rate: int) -> tuple[np.ndarray, StemActivity]:
     if len(env) >= 16:
         spec = np.abs(np.fft.rfft(env * np.hanning(len(env)))) ** 2
         mf = np.fft.rfftfreq(len(env), d=HOP / sr)
-        tot = spec[mf > 0.25].sum() + 1e-12
-        feats.append(float(spec[(mf >= 2) & (mf < 8)].sum() / tot))
-        feats.append(float(spec[(mf > 0.25) & (mf < 2)].sum() / tot))
-        feats.append(float(spec[(mf >= 8) & (mf < 20)].sum() / tot))
+        tot_m = spec[mf > 0.25].sum() + 1e-12
+        feats.append(float(spec[(mf >= 2) & (mf < 8)].sum() / tot_m))
+        feats.append(float(spec[(mf > 0.25) & (mf < 2)].sum() / tot_m))
+        feats.append(float(spec[(mf >= 8) & (mf < 20)].sum() / tot_m))
     else:
         feats += [0.0, 0.0, 0.0]
 
     # on the mel spectrum rather than the full STFT: the balance is what matters, 40 bands do
-    harm, perc = librosa.decompose.hpss(mel, kernel_size=(17, 5), power=2.0)
-    he, pe = float((harm**2).sum()), float((perc**2).sum())
+    from scipy.ndimage import median_filter
+
+    harm = median_filter(mel, size=(1, 17), mode="reflect")
+    perc = median_filter(mel, size=(5, 1), mode="reflect")
+    h2, p2 = harm * harm, perc * perc
+    mask_h = h2 / (h2 + p2 + 1e-20)
+    he = float(np.sum((mel * mask_h) ** 2, dtype=np.float64))
+    pe = float(np.sum((mel * (1 - mask_h)) ** 2, dtype=np.float64))
     feats.append(float(np.log10((he + 1e-12) / (pe + 1e-12))) / 2.0)
-    flux = np.sqrt(np.mean(np.diff(np.sqrt(power), axis=1).clip(min=0) ** 2, axis=0))
+    flux = np.sqrt(np.mean(np.diff(stft, axis=1).clip(min=0) ** 2, axis=0))
     flux = flux[active[1:]] if flux.size else np.zeros(1)
-    fm = float(np.mean(flux)) + 1e-12
+    fm = float(np.mean(flux)) + 1e-12 if flux.size else 1e-12
     feats.append(float(np.log10(fm + 1e-9)))
-    feats.append(float(np.std(flux) / fm))
+    feats.append(float(np.std(flux) / fm) if flux.size else 0.0)
 
     out = np.asarray(feats, dtype=np.float64)
     if out.shape[0] != len(FEATURE_NAMES):
         raise AssertionError(f"feature count {out.shape[0]} != {len(FEATURE_NAMES)}")
     vec[:] = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
-    return vec, activity
+    return vec
+
+
+def _decays(curve_db: np.ndarray, peaks: np.ndarray, times_ms: tuple[int, ...],
+            rate: int) -> list[float]:
+    """Median level (dB / 20) ``times_ms`` after each onset's peak, relative to the peak."""
+    decays = []
+    n = len(curve_db)
+    for o in peaks[:200]:
+        win = curve_db[o:o + 4]
+        if not len(win):
+            continue
+        p = o + int(np.argmax(win))
+        ref = curve_db[p]
+        row = []
+        for ms in times_ms:
+            k = p + max(1, int(round(ms / 1000 * rate / HOP)))
+            row.append(curve_db[k] - ref if k < n else -60.0)
+        decays.append(row)
+    dec = np.median(np.array(decays), axis=0) if decays else np.full(len(times_ms), -60.0)
+    return list(np.clip(dec, -60, 10) / 20.0)
+
+
+def _attack(y: np.ndarray, peaks: np.ndarray, rate: int) -> list[float]:
+    """How long notes take to reach their peak (10 % -> 90 % of the peak level), log10(ms)/2:
+    the median and the 90th percentile over onsets. Plucks and hits take a few ms, bows and
+    breaths tens to hundreds."""
+    n = len(y) // _ENV_HOP
+    if n < 4:
+        return [0.0, 0.0]
+    seg = y[: n * _ENV_HOP].reshape(n, _ENV_HOP)
+    env = np.sqrt(np.einsum("ij,ij->i", seg, seg) / _ENV_HOP)
+    ratio = HOP // _ENV_HOP
+    times = []
+    prev = -(10**9)
+    for o in peaks[:200]:
+        # from the previous onset (at most 10 frames back: a slow swell starts well before
+        # the onset detector fires) to 6 frames after this one
+        lo = max(0, max(int(o) - 10, prev + 1) * ratio)
+        hi = min(n, (int(o) + 6) * ratio)
+        prev = int(o)
+        if hi - lo < 3:
+            continue
+        w = env[lo:hi]
+        p = int(np.argmax(w))
+        # measured from the valley before the peak: the last note's tail may still ring
+        valley = int(np.argmin(w[: p + 1]))
+        base, top = w[valley], w[p]
+        if top <= base:
+            continue
+        rise = w[valley:p + 1]
+        below10 = np.flatnonzero(rise < base + 0.1 * (top - base))
+        start = valley + (below10[-1] if below10.size else 0)
+        reach90 = start + int(np.argmax(w[start:p + 1] >= base + 0.9 * (top - base)))
+        times.append(max(reach90 - start, 1) * _ENV_HOP / rate * 1000)
+    if not times:
+        return [0.0, 0.0]
+    t = np.log10(np.array(times)) / 2.0
+    return [float(np.median(t)), float(np.percentile(t, 90))]

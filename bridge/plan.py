@@ -18,8 +18,11 @@ JSON form (the contract every assistant prints)::
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import types
+import typing
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -246,12 +249,46 @@ def edit_from_dict(data: dict[str, Any]) -> Edit:
     unknown = set(data) - names - {"op"}
     if unknown:
         raise PlanError(f"{op}: unknown field(s) {', '.join(sorted(unknown))}")
+    for name, value in data.items():
+        if name != "op" and not _has_type(value, _field_types(cls)[name]):
+            raise PlanError(f"{op}: {name} is {value!r}, not {_type_name(_field_types(cls)[name])}")
     try:
         edit = cls(**{k: v for k, v in data.items() if k != "op"})
     except TypeError as exc:
         raise PlanError(f"{op}: {exc}") from None
     _validate(edit)
     return edit
+
+
+@functools.cache
+def _field_types(cls: type[Edit]) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _has_type(value: Any, expected: Any) -> bool:
+    """JSON value against a field annotation (``float`` takes integers, never booleans)."""
+    if isinstance(expected, types.UnionType):
+        return any(_has_type(value, t) for t in typing.get_args(expected))
+    if expected is type(None):
+        return value is None
+    origin = typing.get_origin(expected) or expected
+    if origin is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if origin is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin in (str, bool, dict, list):
+        return isinstance(value, origin)
+    return True
+
+
+def _type_name(expected: Any) -> str:
+    if isinstance(expected, types.UnionType):
+        return " or ".join(_type_name(t) for t in typing.get_args(expected))
+    if expected is type(None):
+        return "null"
+    origin = typing.get_origin(expected) or expected
+    return {float: "a number", int: "an integer", str: "a string", bool: "true or false",
+            dict: "an object", list: "a list"}.get(origin, str(expected))
 
 
 @dataclass

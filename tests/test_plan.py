@@ -68,3 +68,25 @@ def test_describe_reads_like_a_dry_run():
 def test_malformed_plans_are_refused_with_the_reason(payload: str, message: str):
     with pytest.raises(PlanError, match=message):
         Plan.from_json(payload)
+
+
+def test_wrongly_typed_values_are_refused_with_the_field_named():
+    import pytest
+
+    from bridge.plan import Plan, PlanError
+
+    cases = [
+        ({"op": "set_volume", "track": "{A}", "volume_db": "loud"},
+         "volume_db is 'loud', not a number"),
+        ({"op": "set_mute", "track": "{A}", "mute": 1}, "mute is 1, not true or false"),
+        ({"op": "set_eq_band", "track": "{A}", "band": 1.5}, "band is 1.5, not an integer"),
+        ({"op": "rename_track", "track": "{A}", "name": 7}, "name is 7, not a string"),
+        ({"op": "set_pan", "track": "{A}", "pan": True}, "pan is True, not a number"),
+    ]
+    for edit, message in cases:
+        with pytest.raises(PlanError, match=message):
+            Plan.from_dict({"edits": [edit]})
+    ok = Plan.from_dict({"edits": [{"op": "add_take", "track": "{A}", "file": "x.wav",
+                                    "source_offset_s": None},
+                                   {"op": "set_volume", "track": "{A}", "volume_db": -6}]})
+    assert len(ok) == 2

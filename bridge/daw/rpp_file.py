@@ -8,6 +8,8 @@ plan" applies those live.
 
 from __future__ import annotations
 
+import os
+import re
 import uuid
 from pathlib import Path
 
@@ -146,9 +148,42 @@ def apply_plan_to_file(path: str | Path, plan: Plan, *, out: str | Path | None =
     data, fingerprint = read_with_fingerprint(source)
     doc = rpp.parse(data, recover=recover, source=str(source))
     result = apply_plan(doc, plan, source.resolve().parent)
+    if out is not None:
+        # REAPER reads media paths relative to the project's folder: a copy written elsewhere
+        # must point at the same files
+        rebase_media_paths(doc, source.resolve().parent, Path(out).resolve().parent)
     new = doc.to_bytes()
     if out is not None:
         safe_write(out, new, None)
     elif new != data:
         result.backup = safe_write(source, new, fingerprint)
     return result
+
+
+def _is_absolute(file: str) -> bool:
+    """Absolute on any system REAPER runs on: ``/x``, ``C:\\x``, ``C:/x``, ``\\\\server``."""
+    return file.startswith(("/", "\\")) or bool(re.match(r"^[A-Za-z]:[\\/]", file))
+
+
+def rebase_media_paths(doc: rpp.Document, old_folder: Path, new_folder: Path) -> int:
+    """Rewrite relative ``FILE`` paths of every ``<SOURCE>`` so that a project saved in
+    ``new_folder`` finds the media it found in ``old_folder``; returns how many changed.
+
+    A path is made relative to the new folder (forward slashes, which REAPER reads on every
+    system); absolute paths are left as they are.
+    """
+    if old_folder == new_folder:
+        return 0
+    changed = 0
+    for source in doc.root.walk("SOURCE"):
+        for line in source.lines("FILE"):
+            if not line.values or not line.values[0] or _is_absolute(line.values[0]):
+                continue
+            media = (old_folder / line.values[0].replace("\\", "/")).resolve()
+            try:
+                rel = os.path.relpath(media, new_folder)
+            except ValueError:  # another drive: only an absolute path can reach it
+                rel = str(media)
+            line.set_value(0, Path(rel).as_posix())
+            changed += 1
+    return changed

@@ -490,6 +490,10 @@ def apply_plan_to_file(path: str | Path, plan: Plan, *, out: str | Path | None =
     write is refused if the file changed on disk since it was read.
     """
     source = Path(path)
+    if out is not None and Path(out).resolve().parent != source.resolve().parent:
+        raise ValueError(f"{out}: an Ardour session opens only from its own folder (its audio "
+                         f"is in {source.parent / 'interchange'}): write the copy beside "
+                         f"{source.name}")
     data, fingerprint = read_with_fingerprint(source)
     root = parse_xml(data, str(source))
     result = apply_plan(root, plan)

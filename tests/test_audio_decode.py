@@ -141,3 +141,12 @@ def test_restore_takes_an_m4a_and_writes_a_new_wav(files, tmp_path):
         process_file(source, tmp_path / "take.again.m4a", "denoise")
     with pytest.raises(RestoreError, match="garbage.m4a: cannot read audio"):
         process_file(files["garbage.m4a"], tmp_path / "g.wav", "auto")
+
+
+def test_the_labeller_reads_an_m4a(files):
+    from bridge.assist.labeller import LabelError, label_file
+
+    result = label_file(files["tone.m4a"])
+    assert result.figures["duration_s"] == pytest.approx(3.0, abs=0.05)
+    with pytest.raises(LabelError, match="garbage.m4a: cannot read audio"):
+        label_file(files["garbage.m4a"])

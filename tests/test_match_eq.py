@@ -98,3 +98,29 @@ def test_match_command_json(tmp_path) -> None:
     bad = CliRunner().invoke(main, ["match", str(tmp_path / "src.wav"), "--reference",
                                     str(tmp_path / "missing.wav")])
     assert bad.exit_code != 0
+
+
+def test_match_refuses_what_has_no_tonal_balance(tmp_path) -> None:
+    from bridge.cli import main
+
+    t = np.arange(RATE * 2) / RATE
+    tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    sf.write(str(tmp_path / "tone.wav"), tone, RATE)
+    sf.write(str(tmp_path / "silence.wav"), np.zeros(RATE * 2, np.float32), RATE)
+    sf.write(str(tmp_path / "blip.wav"), tone[: RATE // 100], RATE)
+    nan = tone.copy()
+    nan[1000] = np.nan
+    sf.write(str(tmp_path / "nan.wav"), nan, RATE, subtype="FLOAT")
+    (tmp_path / "song.RPP").write_text('<REAPER_PROJECT 0.1 "7.0" 1\n>\n')
+    cases = [
+        (["tone.wav", "-r", "silence.wav"], "silence.wav (the reference) is silent"),
+        (["blip.wav", "-r", "tone.wav"], "blip.wav is 10 ms long"),
+        (["tone.wav", "-r", "nan.wav"], "nan.wav: NaN/Inf sample at frame 1000"),
+        (["song.RPP", "-r", "tone.wav"], "a project needs --track"),
+    ]
+    for args, message in cases:
+        out = CliRunner().invoke(main, ["match", *(str(tmp_path / a) if "." in a else a
+                                                   for a in args)])
+        assert out.exit_code != 0 and message in out.output, (args, out.output)
+    with pytest.raises(ValueError, match="the source is silent"):
+        match_eq(np.zeros(RATE), tone, RATE)

@@ -311,6 +311,25 @@ def _r(value: float | None) -> float | None:
     return round(float(value), 2)
 
 
+MIN_MATCH_S = 0.5
+"""Shorter audio has no long-term spectrum worth matching (seconds)."""
+SILENT_DBFS = -90.0
+
+
+def check_matchable(samples: np.ndarray, rate: int, what: str) -> None:
+    """Raise ValueError, saying why, when ``samples`` cannot stand for a tonal balance:
+    too short, silent, or holding NaN/Inf."""
+    x = np.asarray(samples, dtype=np.float64)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{what} holds NaN or infinite samples")
+    if x.shape[0] < MIN_MATCH_S * rate:
+        raise ValueError(f"{what} is {x.shape[0] / rate * 1000:.0f} ms long; matching needs at "
+                         f"least {MIN_MATCH_S:.1f} s")
+    rms = float(np.sqrt(np.mean(x**2))) if x.size else 0.0
+    if rms <= 10 ** (SILENT_DBFS / 20):
+        raise ValueError(f"{what} is silent (RMS under {SILENT_DBFS:.0f} dBFS)")
+
+
 def match_eq(samples: np.ndarray, reference: np.ndarray, rate: int, *,
              ref_rate: int | None = None, amount: float = 1.0, smoothing_oct: float = 1.0 / 3.0,
              max_bands: int = 8, max_gain_db: float = 12.0, compare: bool = False
@@ -321,6 +340,8 @@ def match_eq(samples: np.ndarray, reference: np.ndarray, rate: int, *,
     if smoothing_oct <= 0:
         raise ValueError("smoothing_oct must be > 0")
     ref_rate = ref_rate or rate
+    check_matchable(samples, rate, "the source")
+    check_matchable(reference, ref_rate, "the reference")
     src_spec = long_term_spectrum(samples, rate)
     ref_spec = long_term_spectrum(reference, ref_rate)
     grid = log_grid(min(rate, ref_rate))

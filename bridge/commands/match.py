@@ -31,28 +31,39 @@ def command(source: str, reference: str, amount: float, smoothing: float, max_ba
     SOURCE is an audio file, or a project with --track (the track's stem is rendered and the
     result is a Plan of set_eq_band edits for that track).
     """
-    import soundfile as sf
+    import numpy as np
 
-    from bridge.assist.match import drum_part, match_eq
+    from bridge.assist.match import check_matchable, drum_part, match_eq
+    from bridge.audio.reader import AudioError, read_audio
     from bridge.plan import Plan, SetEqBand
 
-    try:
-        ref, ref_rate = sf.read(reference, dtype="float64", always_2d=True)
-    except (RuntimeError, OSError) as exc:
-        raise click.ClickException(f"{reference}: {exc}") from None
+    def read(path: str) -> tuple[np.ndarray, int]:
+        try:
+            data, rate = read_audio(path)
+        except AudioError as exc:
+            raise click.ClickException(str(exc)) from None
+        return data.astype(np.float64), rate
+
+    if Path(reference).suffix.lower() in (".rpp", ".ardour"):
+        raise click.ClickException(f"{reference}: the reference must be an audio file")
+    ref, ref_rate = read(reference)
     guid = name = None
     if track is not None:
         samples, rate, guid, name = _project_stem(source, track)
+    elif Path(source).suffix.lower() in (".rpp", ".ardour"):
+        raise click.ClickException(f"{source}: a project needs --track NAME (the track to match)")
     else:
-        try:
-            samples, rate = sf.read(source, dtype="float64", always_2d=True)
-        except (RuntimeError, OSError) as exc:
-            raise click.ClickException(f"{source}: {exc}") from None
-    if drums:
-        ref = drum_part(ref, ref_rate)
-    result = match_eq(samples, ref, rate, ref_rate=ref_rate, amount=amount,
-                      smoothing_oct=smoothing, max_bands=max_bands, max_gain_db=max_gain_db,
-                      compare=True)
+        samples, rate = read(source)
+    try:
+        check_matchable(samples, rate, f"{Path(source).name}")
+        check_matchable(ref, ref_rate, f"{Path(reference).name} (the reference)")
+        if drums:
+            ref = drum_part(ref, ref_rate)
+        result = match_eq(samples, ref, rate, ref_rate=ref_rate, amount=amount,
+                          smoothing_oct=smoothing, max_bands=max_bands,
+                          max_gain_db=max_gain_db, compare=True)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     what = "the drum part of " if drums else ""
     plan = Plan()
     for i, band in enumerate(result.bands):

@@ -186,7 +186,15 @@ def read_mono(path: str | Path, block_frames: int = 1 << 18) -> tuple[np.ndarray
             parts = [mono(block) for block in
                      f.blocks(blocksize=block_frames, dtype="float32", always_2d=True)]
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise LabelError(f"{p}: cannot read audio ({exc})") from None
+        # AAC/M4A, the sound of a video...: the reader decodes them through ffmpeg
+        from bridge.audio.reader import AudioError, open_audio
+
+        try:
+            with open_audio(p) as stream:
+                rate = stream.info.sample_rate
+                parts = [mono(block) for block in stream.blocks(block_frames)]
+        except AudioError as reader_exc:
+            raise LabelError(f"{p}: cannot read audio ({exc}; {reader_exc.reason})") from None
     if not parts or not sum(len(x) for x in parts):
         raise LabelError(f"{p}: the file holds no audio frames")
     return np.concatenate(parts), rate

@@ -74,6 +74,17 @@ waveform across the gap, not just flag it)."""
 CHUNK_SAMPLES = 96_000
 """Samples of blocks (or repair windows) transformed together: a bigger batch falls out of
 the processor's cache, a smaller one pays more call overhead."""
+TRAIN_LENGTH = 4
+"""Events this many in a row at a steady pitch period are the waveform, not clicks."""
+TRAIN_TOLERANCE = 0.03
+"""Relative change of the period allowed from one gap of a train to the next."""
+LOWEST_PITCH_HZ = 25.0
+TRAIN_LIKENESS = 0.6
+"""Correlation of the waveforms around two events of a train."""
+TRAIN_SHARE = 0.5
+"""Trains are left alone only when they hold this share of the events found."""
+HIGHEST_PITCH_HZ = 2000.0
+"""Periods of the trains looked for: the pitch range of basses and leads."""
 CONTEXT_MS = 16.0
 """Known audio either side of a click that its repair model is fitted on."""
 
@@ -305,8 +316,58 @@ def _find_clicks(
         # The first and last samples have no history on one side.
         fwd[:order] = 0
         bwd[-order:] = 0
-        found.append(_events(fwd, bwd, fwd_units, bwd_units, threshold, edge, max_len))
+        events = _events(fwd, bwd, fwd_units, bwd_units, threshold, edge, max_len)
+        found.append(_drop_recurring(events, rate, padded[c, lay.lead : lay.lead + n]))
     return found
+
+
+def _drop_recurring(
+    events: list[tuple[int, int]], rate: int, x: np.ndarray
+) -> list[tuple[int, int]]:
+    """``events`` without those that belong to a train: TRAIN_LENGTH or more events whose
+    spacing is a pitch period (between 1 / HIGHEST_PITCH_HZ and 1 / LOWEST_PITCH_HZ) and
+    changes by at most TRAIN_TOLERANCE from one gap to the next, and whose waveforms ``x``
+    around them look alike (correlation TRAIN_LIKENESS over 1 ms). The edges of a sawtooth or
+    a square wave, or a synth bass's sharp corners, fool the AR model once per period; a
+    click is an isolated event, and random clicks almost never line up four in a row."""
+    if len(events) < TRAIN_LENGTH:
+        return events
+    starts = np.array([a for a, _ in events], dtype=np.int64)
+    shortest = max(int(rate / HIGHEST_PITCH_HZ), 2)
+    longest = int(rate / LOWEST_PITCH_HZ)
+    member = np.zeros(len(starts), bool)
+    half = max(int(0.5e-3 * rate), 8)
+    around = np.arange(-half, half)
+
+    def alike(p: int, q: int) -> bool:
+        u = x.take(starts[p] + around, mode="clip").astype(np.float64)
+        v = x.take(starts[q] + around, mode="clip").astype(np.float64)
+        u, v = u - u.mean(), v - v.mean()
+        return float(u @ v) > TRAIN_LIKENESS * math.sqrt(float(u @ u) * float(v @ v)) + 1e-30
+
+    for i in range(len(starts)):
+        lo = np.searchsorted(starts, starts[i] + shortest)
+        hi = np.searchsorted(starts, starts[i] + longest, side="right")
+        for j in range(lo, hi):
+            if not alike(i, j):
+                continue
+            chain = [i, j]
+            gap = int(starts[j] - starts[i])
+            while len(chain) < TRAIN_LENGTH:
+                slack = max(2, int(TRAIN_TOLERANCE * gap))
+                want = starts[chain[-1]] + gap
+                k = np.searchsorted(starts, want - slack)
+                if k >= len(starts) or starts[k] > want + slack or not alike(chain[-1], int(k)):
+                    break
+                gap = int(starts[k] - starts[chain[-1]])
+                chain.append(int(k))
+            if len(chain) >= TRAIN_LENGTH:
+                member[chain] = True
+    # Random clicks line up now and then when they are dense (crackle): trains count only
+    # when they are most of what was found, as a periodic waveform's edges are.
+    if member.mean() < TRAIN_SHARE:
+        return events
+    return [event for event, periodic in zip(events, member, strict=True) if not periodic]
 
 
 def _events(

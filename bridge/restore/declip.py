@@ -32,26 +32,70 @@ MAX_GROUP = 4096
 JOIN = 2
 MIN_CLIPPED_FRACTION = 2e-4
 """Below this share of samples on the rails (in runs of 2+), a file is not called clipped."""
+OVERSHOOT = 0.02
+"""A run looks clipped when the waveform around it points this share of the rail above it."""
+MIN_SHAPED_FRACTION = 0.3
+"""Share of a rail's runs that must look clipped for the rail to count as clipping."""
+QUIET_RAIL_DB = -12.0
+"""Rails below this level (dBFS) are judged only on their runs of 3+ samples..."""
+QUIET_MIN_RUNS = 10
+"""...and need at least this many of them."""
 
 
 def find_clipping(x: np.ndarray) -> tuple[np.ndarray, float, float]:
     """Mask of clipped samples in a mono signal, with the positive and negative rails.
 
     A sample is clipped when it sits on a rail and is part of a run of at least two (a lone
-    peak sample at the maximum is just the loudest sample)."""
+    peak sample at the maximum is just the loudest sample), and the take's runs on that rail
+    look like clipping: enough of them (:data:`MIN_SHAPED_FRACTION`) cut off a waveform that
+    was still rising (:func:`_overshoot`). A tone whose peak falls between two samples also
+    repeats its peak value, but its neighbours bend down into it. A rail more than
+    :data:`QUIET_RAIL_DB` under full scale is judged only on its runs of 3+ samples, and
+    needs :data:`QUIET_MIN_RUNS` of them.
+
+        >>> import numpy as np
+        >>> t = np.arange(48000) / 48000
+        >>> tone = 0.25 * np.sin(2 * np.pi * 1600 * t)
+        >>> clipped = np.clip(tone, -0.2, 0.2)
+        >>> bool(find_clipping(tone)[0].any()), bool(find_clipping(clipped)[0].any())
+        (False, True)
+    """
     x = np.asarray(x, dtype=np.float64)
     if x.size == 0:
         return np.zeros(0, bool), 0.0, 0.0
     top, bottom = float(x.max()), float(-x.min())
     mask = np.zeros(len(x), bool)
+    quiet = 10 ** (QUIET_RAIL_DB / 20)
     for level, sign in ((top, 1.0), (bottom, -1.0)):
         if level <= 0:
             continue
         on = sign * x >= level * (1 - RAIL_TOLERANCE)
-        for a, b in runs(on):
-            if b - a >= 2:
-                mask[a:b] = True
+        stuck = [(a, b) for a, b in runs(on) if b - a >= 2]
+        # The runs that decide whether the rail is clipping at all.
+        judged = stuck if level >= quiet else [(a, b) for a, b in stuck if b - a >= 3]
+        if not judged or (level < quiet and len(judged) < QUIET_MIN_RUNS):
+            continue
+        shaped = [_overshoot(sign * x, a, b) > OVERSHOOT * level for a, b in judged]
+        if np.mean(shaped) < MIN_SHAPED_FRACTION:
+            continue
+        for a, b in stuck:
+            mask[a:b] = True
     return mask, top, bottom
+
+
+def _overshoot(x: np.ndarray, a: int, b: int) -> float:
+    """How far above the run [a, b) the waveform would have gone: the top of a parabola
+    through the two samples either side of the run, less the run's level (0 at the ends of
+    the take, where one side is missing)."""
+    if a < 2 or b + 2 > len(x):
+        return 0.0
+    pos = np.array([a - 2, a - 1, b, b + 1], dtype=np.float64) - a
+    c2, c1, c0 = np.polyfit(pos, x[[a - 2, a - 1, b, b + 1]], 2)
+    if c2 >= 0:
+        # Not bending down: a straight line from the steeper side would go on above the run.
+        return float(max(x[a - 1] - x[a - 2], x[b] - x[b + 1], 0.0))
+    vertex = min(max(-c1 / (2 * c2), -1.0), float(b - a))
+    return float(c0 + c1 * vertex + c2 * vertex**2) - float(x[a])
 
 
 @single_threaded

@@ -58,6 +58,23 @@ def _decoded_or_error(src: Path, scratch: Path, libsndfile_says: str) -> Path:
         raise RestoreError(f"{src}: cannot read audio: {exc}") from None
 
 
+def _refuse_non_finite(src: Path, subtype: str, shown: Path) -> None:
+    """Raise :class:`RestoreError` naming the first NaN/Inf frame of a float file: every
+    process would smear it over its neighbours (or crash a fixed-point writer)."""
+    from bridge.audio.reader import AudioError, open_audio
+
+    if subtype not in ("FLOAT", "DOUBLE"):
+        return  # integer samples are always finite
+    try:
+        with open_audio(src) as stream:
+            for _ in stream.blocks():
+                pass
+    except AudioError as exc:
+        # A truncated file is restored as far as it goes, as before; only bad samples stop it.
+        if exc.reason.startswith("NaN/Inf"):
+            raise RestoreError(f"{shown}: {exc.reason}; nothing written") from None
+
+
 def _blocks(path: Path, size: int) -> Any:
     with sf.SoundFile(str(path)) as f:
         while True:
@@ -101,12 +118,15 @@ def process_file(
     process: str,
     *,
     overwrite: bool = False,
+    shown: Path | None = None,
 ) -> tuple[list[RestoreReport], Diagnosis | None]:
     """Run ``process`` (one of :data:`PROCESS_NAMES`) on ``src`` and write ``dst``.
 
     ``dst`` may never be ``src``; an existing ``dst`` is refused unless ``overwrite``.
     WAV output is 32-bit float (repaired peaks may exceed full scale); other formats keep
-    their subtype and are scaled down if a repaired peak would clip.
+    their subtype and are scaled down if a repaired peak would clip. A file holding a NaN or
+    infinite sample is refused before anything is written (``shown``: the name to give in
+    errors, when ``src`` is a decoded copy).
     """
     src, dst = Path(src), Path(dst)
     if process not in PROCESS_NAMES:
@@ -124,9 +144,10 @@ def process_file(
                                "or .flac") from None
         with tempfile.TemporaryDirectory(prefix="studio-bridge-restore-") as scratch:
             decoded = _decoded_or_error(src, Path(scratch), str(exc))
-            return process_file(decoded, dst, process, overwrite=overwrite)
+            return process_file(decoded, dst, process, overwrite=overwrite, shown=src)
     info = sf.info(str(src))
     rate = int(info.samplerate)
+    _refuse_non_finite(src, info.subtype, shown or src)
     diagnosis = None
     if process == "auto":
         first = next(_blocks(src, int(60 * rate)), None)

@@ -10,6 +10,7 @@ demo, the REAPER/Ardour actions (spool handlers) and the watching service run th
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,6 @@ def mix_session(session: Session, work_dir: Path, *, targets: Any = None,
     ``labels`` (track GUID -> class) skips the labeller; ``rendered`` (a post-fader
     :class:`bridge.audio.render.RenderReport` of this session) skips the render.
     """
-    import soundfile as sf
-
     from bridge.assist.eq import suggest_eq
     from bridge.assist.mix import measure_stems, mix_peak_dbfs, starter_mix
     from bridge.audio.render import render_stems
@@ -111,11 +110,71 @@ def mix_session(session: Session, work_dir: Path, *, targets: Any = None,
         outcome.notes.extend(outcome.levels.notes)
         gains = {t.guid: t.move_db for t in outcome.levels.tracks}
     if eq:
-        arrays = {}
-        for guid, path in stems.items():
-            data, _ = sf.read(str(path), dtype="float32", always_2d=True)
-            arrays[guid] = np.asarray(data)
-        eq_plan, outcome.eq = suggest_eq(session, outcome.labels, arrays, report.sample_rate,
-                                         gains_db=gains, targets=targets)
+        eq_stems = {g: p for g, p in stems.items() if g not in outcome.problems}
+        eq_plan, outcome.eq = suggest_eq(session, outcome.labels, StemExcerpts(eq_stems),
+                                         report.sample_rate, gains_db=gains, targets=targets)
         outcome.plan.extend(eq_plan)
     return outcome
+
+
+EQ_EXCERPT_S = 240.0
+"""Longest stretch of a stem the EQ analysis reads (seconds): a longer stem is heard through
+``EQ_EXCERPT_PIECES`` evenly spaced pieces that add up to this much."""
+EQ_EXCERPT_PIECES = 16
+_JOIN_S = 0.5  # slow raised-cosine fades at each join: a cut or a fast fade would smear
+# a strong tone across neighbouring bands; a half-second fade only widens it by about 2 Hz
+
+
+def stem_excerpt(path: str | Path, max_s: float = EQ_EXCERPT_S,
+                 pieces: int = EQ_EXCERPT_PIECES) -> np.ndarray:
+    """A stem for EQ analysis: the whole file up to ``max_s`` seconds, else evenly spaced pieces.
+
+    The long-term spectrum the EQ reads is an average over the session; ``pieces`` pieces
+    spread from start to end (first half of the pieces from the first half of the song) give
+    the same average and the same halves without holding an hour of audio. Returns float32
+    ``(frames, channels)``.
+
+    >>> stem_excerpt("stems/01 - Bass.wav").shape  # doctest: +SKIP
+    (11520000, 2)
+    """
+    import soundfile as sf
+
+    with sf.SoundFile(str(path)) as fh:
+        rate, total = fh.samplerate, fh.frames
+        budget = int(max_s * rate)
+        if total <= budget:
+            return fh.read(dtype="float32", always_2d=True)
+        piece = budget // pieces
+        fade = min(piece // 4, max(1, int(_JOIN_S * rate)))
+        ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)).astype(np.float32)
+        out = np.zeros((piece * pieces, fh.channels), np.float32)
+        for i in range(pieces):
+            fh.seek(round(i * (total - piece) / (pieces - 1)))
+            block = fh.read(piece, dtype="float32", always_2d=True)
+            block[:fade] *= ramp[:, None]
+            block[len(block) - fade:] *= ramp[::-1, None]
+            out[i * piece:i * piece + len(block)] = block
+    return out
+
+
+class StemExcerpts(Mapping[str, np.ndarray]):
+    """Track GUID -> :func:`stem_excerpt` of its stem file, read when asked, never kept.
+
+    Hands stems to :func:`bridge.assist.eq.suggest_eq` one at a time, so a 40-track session
+    holds one stem in memory, not forty.
+    """
+
+    def __init__(self, stems: Mapping[str, Path]) -> None:
+        self._stems = dict(stems)
+
+    def __getitem__(self, guid: str) -> np.ndarray:
+        return stem_excerpt(self._stems[guid])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stems)
+
+    def __len__(self) -> int:
+        return len(self._stems)
+
+    def __contains__(self, guid: object) -> bool:
+        return guid in self._stems

@@ -22,6 +22,14 @@ report notes every track whose FX are left out), MIDI items (they need an instru
 played at another rate (``PLAYRATE`` != 1), and missing or unreadable media. A track with any
 of the last three gets no stem and a problem entry; every other track still renders.
 
+Bad media is caught before a sample is written: a float source holding a NaN or infinite
+sample in the part an item plays gets a problem ("NaN/Inf sample in <file> at <time>"), no
+stem, and stays out of the mix (one such sample would turn the whole mix into noise or
+silence). A truncated source (the header promises more frames than the file holds) plays its
+readable part, as REAPER does, and the track gets a note saying so. Tracks whose media is
+missing, unreadable or bad are listed in :attr:`RenderReport.bad_media`; the other problems
+(no audio items, MIDI, other play rates) are limits of an offline render, not faults.
+
 Memory stays flat: the timeline is rendered in blocks of ``block_frames`` frames.
 """
 
@@ -53,6 +61,9 @@ class RenderReport:
     """Track GUID -> why it has no stem."""
     notes: dict[str, list[str]] = field(default_factory=dict)
     """Track GUID -> caveats about a stem that did render (e.g. plug-ins left out)."""
+    bad_media: set[str] = field(default_factory=set)
+    """GUIDs of tracks in :attr:`problems` because a media file is missing, unreadable or holds
+    NaN/Inf samples (the others have no audio items, MIDI, or another play rate)."""
     length_s: float = 0.0
 
     def __repr__(self) -> str:
@@ -127,13 +138,19 @@ class _SourcePool:
 
     def __init__(self) -> None:
         self._files: dict[Path, sf.SoundFile] = {}
+        self.short: dict[Path, int] = {}
+        """Files that held fewer frames than their header said: path -> first missing frame."""
 
     def read(self, path: Path, start: int, frames: int) -> np.ndarray:
         fh = self._files.get(path)
         if fh is None:
             fh = self._files[path] = sf.SoundFile(str(path))
         fh.seek(start)
-        return fh.read(frames, dtype="float64", always_2d=True)
+        data = fh.read(frames, dtype="float64", always_2d=True)
+        if len(data) < frames and start + frames <= fh.frames:
+            # a compressed file cut short: libsndfile only finds out while decoding
+            self.short.setdefault(path, start + len(data))
+        return data
 
     def close(self) -> None:
         for fh in self._files.values():
@@ -196,9 +213,48 @@ def _decoded(path: Path, cache: Path) -> Path:
     return decode.decoded_wav(path, cache)
 
 
+def _first_non_finite(path: Path, start: int, frames: int | None) -> int | None:
+    """Frame of the first NaN/Inf sample in ``frames`` frames from ``start`` (None: all finite).
+
+    Only float files can hold one; integer PCM is skipped without reading.
+    """
+    with sf.SoundFile(str(path)) as fh:
+        if fh.subtype not in ("FLOAT", "DOUBLE"):
+            return None
+        start = max(0, min(start, fh.frames))
+        left = fh.frames - start if frames is None else max(0, min(frames, fh.frames - start))
+        fh.seek(start)
+        done = 0
+        while done < left:
+            block = fh.read(min(BLOCK_FRAMES, left - done), dtype="float32", always_2d=True)
+            if len(block) == 0:
+                return None
+            if not np.isfinite(block.sum()):
+                bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
+                if len(bad):
+                    return start + done + int(bad[0])
+            done += len(block)
+    return None
+
+
+def _truncation(path: Path) -> str | None:
+    """The reader's truncation message for a file whose header promises missing frames."""
+    from bridge.audio.reader import AudioError, open_audio
+
+    try:
+        open_audio(path)
+    except AudioError as exc:
+        if exc.reason.startswith("truncated"):
+            return exc.reason
+    except Exception:  # anything else was already judged by libsndfile; not this check's job
+        return None
+    return None
+
+
 def _place(
-    track: Track, rate: int, pan_law: float, cache: Path
-) -> tuple[list[_Placed], str | None]:
+    track: Track, rate: int, pan_law: float, cache: Path, notes: list[str]
+) -> tuple[list[_Placed], str | None, bool]:
+    """Items of ``track`` resolved to frames; or ``([], problem, bad_media)``."""
     placed: list[_Placed] = []
     for number, item in enumerate(track.items, start=1):
         if item.mute or item.source is None or item.length_s <= 0:
@@ -206,17 +262,17 @@ def _place(
         src = item.source
         where = f"item {number} ({item.name or src.file or src.kind})"
         if src.kind == "MIDI":
-            return [], f"{where} is MIDI: it needs an instrument, not rendered offline"
+            return [], f"{where} is MIDI: it needs an instrument, not rendered offline", False
         if not src.is_audio and src.kind != "VIDEO":
             if src.kind in ("EMPTY", "CLICK", "VIDEOEFFECT"):
                 continue
-            return [], f"{where}: source kind {src.kind} is not supported offline"
+            return [], f"{where}: source kind {src.kind} is not supported offline", False
         if not src.exists:
             if src.kind == "VIDEO":  # a picture-only clip the session lost: nothing to hear
                 continue
-            return [], f"{where}: media file missing: {src.file}"
+            return [], f"{where}: media file missing: {src.file}", True
         if abs(item.playrate - 1.0) > 1e-9:
-            return [], f"{where} plays at rate {item.playrate:g}: not rendered offline"
+            return [], f"{where} plays at rate {item.playrate:g}: not rendered offline", False
         path = src.path
         assert path is not None
         try:
@@ -230,13 +286,27 @@ def _place(
             except _NoSound:
                 continue
             except Exception as decode_exc:
-                return [], f"{where}: cannot read {src.file}: {exc}; {decode_exc}"
+                return [], f"{where}: cannot read {src.file}: {exc}; {decode_exc}", True
             info = sf.info(str(path))
+        truncated = _truncation(path)
+        if truncated:
+            note = f"{where}: {src.file}: {truncated}; the readable part is used"
+            if note not in notes:
+                notes.append(note)
+        # checked at the source's own rate, so the time named is the file's own
+        if item.loop:
+            bad = _first_non_finite(path, 0, None)
+        else:
+            bad = _first_non_finite(path, round(item.source_offset_s * info.samplerate),
+                                    round(item.length_s * info.samplerate) + 1)
+        if bad is not None:
+            return [], (f"{where}: NaN/Inf sample in {src.file} at "
+                        f"{bad / info.samplerate:.3f} s (frame {bad})"), True
         if info.samplerate != rate:
             try:
                 path = _resampled(path, rate, cache)
             except Exception as exc:
-                return [], f"{where}: cannot resample {src.file}: {exc}"
+                return [], f"{where}: cannot resample {src.file}: {exc}", True
             frames = sf.info(str(path)).frames
         else:
             frames = info.frames
@@ -251,7 +321,7 @@ def _place(
             fade_out=min(length, round(item.fade_out_s * rate)),
             gains=(gain * left, gain * right),
         ))
-    return placed, None
+    return placed, None, False
 
 
 def _render_item_block(p: _Placed, pool: _SourcePool, lo: int, hi: int) -> np.ndarray:
@@ -340,10 +410,15 @@ def render_stems(
     for track in session.tracks:
         if wanted is not None and track.guid not in wanted:
             continue
-        placed, problem = _place(track, rate, session.pan_law_gain, cache)
+        notes: list[str] = []
+        placed, problem, bad_media = _place(track, rate, session.pan_law_gain, cache, notes)
         if problem:
             report.problems[track.guid] = problem
+            if bad_media:
+                report.bad_media.add(track.guid)
             continue
+        if notes:
+            report.notes.setdefault(track.guid, []).extend(notes)
         if not placed:
             report.problems[track.guid] = "no audio items"
             continue
@@ -397,5 +472,10 @@ def render_stems(
         pool.close()
         for writer in writers:
             writer.close()
+    for track, placed, _, _ in jobs:
+        for path in dict.fromkeys(p.path for p in placed if p.path in pool.short):
+            report.notes.setdefault(track.guid, []).append(
+                f"{path.name}: truncated: decoding stopped at frame {pool.short[path]}, before "
+                "the length its header promises; the rest plays as silence")
     return report
 

@@ -35,30 +35,45 @@ def _error(name: str, message: str) -> dict[str, Any]:
     return {"file": name, "error": message}
 
 
-def _project_jobs(path: Path, workdir: Path) -> tuple[list[tuple[str, Path]], list[dict]]:
-    """(label, stem file) pairs for a project's tracks and mix, plus error entries."""
+def _note(name: str, message: str) -> dict[str, Any]:
+    return {"file": name, "skipped": True, "notes": [message]}
+
+
+def _project_jobs(path: Path, workdir: Path
+                  ) -> tuple[list[tuple[str, Path]], list[dict], dict[str, list[str]]]:
+    """(label, stem file) pairs for a project's tracks and mix, plus error and note entries,
+    and the render's notes per label.
+
+    Only bad media is an error; a track with nothing to render (a folder bus, an empty or a
+    MIDI track) gets a note entry.
+    """
     try:
         from bridge.audio.render import render_stems
         from bridge.session import load_session
     except ImportError as exc:
-        return [], [_error(str(path), f"cannot render projects in this build ({exc})")]
+        return [], [_error(str(path), f"cannot render projects in this build ({exc})")], {}
     try:
         session = load_session(path)
     except Exception as exc:  # any parse failure is this file's error, not the batch's
-        return [], [_error(str(path), f"cannot load project: {exc}")]
+        return [], [_error(str(path), f"cannot load project: {exc}")], {}
     out = workdir / f"{len(list(workdir.iterdir()))}-{path.stem}"
     report = render_stems(session, out)
     jobs: list[tuple[str, Path]] = []
-    errors: list[dict] = []
+    entries: list[dict] = []
+    notes: dict[str, list[str]] = {}
     for track in session.tracks:
         label = f"{path}#{track.index + 1} {track.name}"
         if track.guid in report.stems:
             jobs.append((label, report.stems[track.guid]))
+            if report.notes.get(track.guid):
+                notes[label] = list(report.notes[track.guid])
+        elif track.guid in report.bad_media:
+            entries.append(_error(label, f"not rendered: {report.problems[track.guid]}"))
         elif track.guid in report.problems:
-            errors.append(_error(label, f"not rendered: {report.problems[track.guid]}"))
+            entries.append(_note(label, f"not rendered: {report.problems[track.guid]}"))
     if report.mix is not None:
         jobs.append((f"{path}#mix", report.mix))
-    return jobs, errors
+    return jobs, entries, notes
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -76,7 +91,7 @@ def _table(entries: list[dict[str, Any]]) -> str:
 
     rows = []
     for e in entries:
-        if "error" in e:
+        if "error" in e or e.get("skipped"):
             continue
         rows.append([
             e["file"], _fmt(e["integrated_lufs"]), _fmt(e["momentary_max_lufs"]),
@@ -120,13 +135,15 @@ def command(files: tuple[str, ...], as_json: bool, no_cache: bool,
     failed = False
     with tempfile.TemporaryDirectory(prefix="sb-analyze-") as tmp:
         jobs: list[tuple[str, Path]] = []
+        render_notes: dict[str, list[str]] = {}
         for name in files:
             path = Path(name)
             if path.suffix.lower() == ".rpp":
-                more, errors = _project_jobs(path, Path(tmp))
+                more, listed, more_notes = _project_jobs(path, Path(tmp))
                 jobs += more
-                entries += errors
-                failed = failed or bool(errors)
+                entries += listed
+                render_notes.update(more_notes)
+                failed = failed or any("error" in e for e in listed)
             else:
                 jobs.append((name, path))
         show_bar = len(jobs) > 3
@@ -148,7 +165,10 @@ def command(files: tuple[str, ...], as_json: bool, no_cache: bool,
                     entries.append(_error(label, f"{type(exc).__name__}: {exc}"))
                     failed = True
                     continue
-                entries.append(_entry(label, result))
+                entry = _entry(label, result)
+                if label in render_notes:
+                    entry["notes"] = render_notes[label] + list(entry.get("notes") or [])
+                entries.append(entry)
     if cache is not None:
         cache.close()
     if as_json:

@@ -28,6 +28,7 @@ def command(project: str, out_dir: str) -> None:
     from bridge.analysis.measure import measure_file
     from bridge.assist.label import label_tracks, plan_from_labels, wants_rename
     from bridge.assist.pipeline import mix_session
+    from bridge.audio.reader import AudioError
     from bridge.audio.render import render_stems
     from bridge.daw.rpp_file import apply_plan_to_file
     from bridge.plan import Plan
@@ -55,14 +56,29 @@ def command(project: str, out_dir: str) -> None:
         if t.guid not in report.stems:
             rows.append([t.index + 1, t.name, "-", "-", "-", report.problems.get(t.guid, "")])
             continue
-        m = measure_file(report.stems[t.guid])
+        try:
+            m = measure_file(report.stems[t.guid])
+        except AudioError as exc:  # a stem that cannot be measured is listed, the tour goes on
+            rows.append([t.index + 1, t.name, "-", "-", "-", f"cannot measure: {exc.reason}"])
+            continue
         rows.append([t.index + 1, t.name, fmt_db(m.integrated_lufs), fmt_db(m.short_term_max_lufs),
                      fmt_db(m.true_peak_dbtp), report.stems[t.guid].name])
     click.echo(table(rows, ["#", "track", "LUFS", "ST max", "dBTP", "stem"]))
+    for t in session.tracks:
+        for note in report.notes.get(t.guid, []):
+            click.echo(f"note: {t.name}: {note}")
+    if report.bad_media:
+        click.echo(f"{len(report.bad_media)} track(s) left out because of bad or missing media: "
+                   + ", ".join(t.name or f"#{t.index + 1}" for t in session.tracks
+                               if t.guid in report.bad_media))
     if report.mix:
-        m = measure_file(report.mix)
-        click.echo(f"mix: {fmt_db(m.integrated_lufs)} LUFS integrated, true peak "
-                   f"{fmt_db(m.true_peak_dbtp)} dBTP, LRA {m.lra_lu or 0:.1f} LU")
+        try:
+            m = measure_file(report.mix)
+        except AudioError as exc:
+            click.echo(f"mix: cannot measure: {exc.reason}")
+        else:
+            click.echo(f"mix: {fmt_db(m.integrated_lufs)} LUFS integrated, true peak "
+                       f"{fmt_db(m.true_peak_dbtp)} dBTP, LRA {m.lra_lu or 0:.1f} LU")
 
     _step(3, "Labels: what each stem sounds like (name hints count, never alone)")
     pre = render_stems(session, out / "stems-pre-fader", pre_fader=True, mix=False)
@@ -85,6 +101,9 @@ def command(project: str, out_dir: str) -> None:
     for track_eq in outcome.eq.values():
         for note in track_eq.notes:
             click.echo(f"note: {track_eq.name}: {note}")
+    for t in session.tracks:
+        if t.guid in outcome.problems and t.guid not in report.problems:
+            click.echo(f"skipped {t.name}: {outcome.problems[t.guid]}")
 
     _step(5, "The Plan, the report, and the Plan applied to the copy")
     (out / "plan.json").write_text(plan.to_json() + "\n", encoding="utf-8")

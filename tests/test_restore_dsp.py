@@ -187,7 +187,8 @@ def test_clean_music_passes_nearly_unchanged(guitar):
     x, rate = guitar
     assert si_sdr_db(x, declip(x, rate)[0]) > 60
     assert si_sdr_db(x, declick(x, rate)[0]) > 60  # nothing taken for a click
-    assert si_sdr_db(x, dehum(x, rate)[0]) > 35  # the sample carries a real 60.06 Hz hum; about 51
+    # the sample carries a real 60.04 Hz hum (-33 dBFS) and dehum takes it out: about 18.7
+    assert si_sdr_db(x, dehum(x, rate)[0]) > 15
     _, _, diagnosis = auto(x, rate)
     assert "declip" not in diagnosis.needed and "denoise" not in diagnosis.needed
 

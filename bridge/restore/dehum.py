@@ -191,7 +191,13 @@ def detect_hum(
             best = (float(cand[i]), float(score[i]))
     if best is None:
         return HumProfile(None)
-    f0 = best[0]
+    # The score sums several harmonics, each over a window of about +-1 Hz, so chance
+    # partials of the music can pull the pick by most of a hertz off a hum that shows
+    # only its fundamental; the strongest low harmonic, when it stands out, says where the
+    # hum really is.
+    lo, hi = next((lo, hi) for lo, hi in search_hz if lo - 1e-9 <= best[0] <= hi + 1e-9)
+    picked = best[0]
+    f0 = _refine_fundamental(mean[0], step, picked, lo, hi)
     harmonics, proms = [], []
     top = min(max_harmonics, int(min(max_freq_hz, rate / 2 - 2 * f0) // f0))
     many = frames.shape[0] >= 3
@@ -214,7 +220,8 @@ def detect_hum(
         harmonics.append(k)
         proms.append(round(p, 1))
     # A fundamental pinned to the edge of the search range is a note near it, not mains.
-    edge = any(abs(f0 - lo) < 0.11 or abs(f0 - hi) < 0.11 for lo, hi in search_hz)
+    edge = any(abs(f - lo) < 0.11 or abs(f - hi) < 0.11
+               for f in (picked, f0) for lo, hi in search_hz)
     # A few partials at the right spacing, or a fundamental standing far out on its own
     # (a pure ground-loop hum), or enough steady evidence over the first eight harmonics
     # taken together (hum under a loud drum loop stands out less in each); one or two
@@ -228,12 +235,88 @@ def detect_hum(
     # Partials that are all multiples of 3 f0 or more are the harmonics of a note at that
     # pitch (a bass or organ note), not mains: hum and rectifier buzz carry f0 or 2 f0.
     note = bool(harmonics) and math.gcd(*harmonics) >= 3
+    # The same for a series whose partials off a multiple of m f0 are only traces: a note
+    # at 100 Hz (a saw, a square wave, a clipped sine) has nothing at 50, 150, 250 Hz, while
+    # hum always carries its fundamental or its odd harmonics at the mains frequency itself.
+    note = note or _note_spacing(harmonics, _harmonic_power_db(mean[0], step, f0, harmonics)) > 1
     if edge or note or not (len(harmonics) >= 3 or strong_fundamental or enough):
         return HumProfile(None)
     level = 10 * math.log10(
         max(sum(float(mean[0, int(round(k * f0 / step))]) * step * 2 for k in harmonics), 1e-30)
     )
     return HumProfile(f0, harmonics, proms, level)
+
+
+NOTE_GAP_DB = 30.0
+"""Partials of a candidate series off a multiple of m f0 that are all this far under the
+strongest on it are traces (leakage, dither, a faint overtone): the series is a note at
+m f0."""
+
+
+def _refine_fundamental(power: np.ndarray, step_hz: float, f0: float, lo: float,
+                        hi: float) -> float:
+    """``f0`` moved onto the peak of its lowest clear harmonic among the first four
+    (parabolic interpolation of the log power spectrum ``power``), kept inside ``lo``..``hi``;
+    unchanged when no low harmonic stands out by :data:`PROMINENCE_DB` or its peak is not
+    within 1 Hz of where ``f0`` puts it. The lowest, not the strongest: a note's partial
+    near the 4th harmonic can outshine the hum there, while hum puts most of its energy at
+    the fundamental and the second harmonic.
+
+    >>> rate, step = 1000.0, 0.25
+    >>> freqs = np.arange(0, rate / 2, step)
+    >>> power = 1e-6 + np.exp(-0.5 * ((freqs - 50.1) / 0.8) ** 2)
+    >>> round(_refine_fundamental(power, step, 50.8, 48.5, 51.5), 2)
+    50.1
+    """
+    ks = np.arange(1, 5)
+    proms = _prominence_many(power, step_hz, ks * f0, np.full(len(ks), f0))
+    clear = np.flatnonzero(proms >= PROMINENCE_DB)
+    if len(clear) == 0:
+        return f0
+    k = int(ks[clear[0]])
+    a = int(math.floor(k * max(lo, f0 - 1.0) / step_hz))
+    b = int(math.ceil(k * min(hi, f0 + 1.0) / step_hz))
+    if a < 1 or b + 1 >= len(power):
+        return f0
+    i = a + int(np.argmax(power[a : b + 1]))
+    if i in (a, b):  # a slope, not a peak inside the window
+        return f0
+    y0, y1, y2 = np.log(np.maximum(power[i - 1 : i + 2], 1e-30))
+    bend = y0 - 2 * y1 + y2
+    shift = 0.5 * (y0 - y2) / bend if bend < 0 else 0.0
+    return float(np.clip((i + shift) * step_hz / k, lo, hi))
+
+
+def _harmonic_power_db(power: np.ndarray, step_hz: float, f0: float,
+                       harmonics: list[int]) -> list[float]:
+    """Power (dB) within the peak window of each harmonic ``k * f0`` of the spectrum ``power``."""
+    out = []
+    for k in harmonics:
+        f = k * f0
+        centre = int(round(f / step_hz))
+        half = max(int(round((0.6 + 0.004 * f) / step_hz)), 2)
+        band = power[max(centre - half, 0) : centre + half + 1]
+        out.append(10 * math.log10(max(float(band.sum()), 1e-30)))
+    return out
+
+
+def _note_spacing(harmonics: list[int], power_db: list[float]) -> int:
+    """The largest m (2..8) such that the harmonics off a multiple of m are all
+    :data:`NOTE_GAP_DB` under the strongest one on it: the series is then a note at m f0.
+    1 when there is none (the series carries its fundamental's own partials).
+
+    >>> _note_spacing([2, 4, 6, 9], [0.0, -3.0, -6.0, -60.0])
+    2
+    >>> _note_spacing([1, 2, 3], [-20.0, 0.0, -6.0])
+    1
+    """
+    spacing = 1
+    for m in range(2, 9):
+        on = [p for k, p in zip(harmonics, power_db, strict=True) if k % m == 0]
+        off = [p for k, p in zip(harmonics, power_db, strict=True) if k % m]
+        if on and (not off or max(off) < max(on) - NOTE_GAP_DB):
+            spacing = m
+    return spacing
 
 
 TABLE = 4096
@@ -469,6 +552,43 @@ def _hum_model(amps: np.ndarray) -> np.ndarray:
     return gain[:, None] * profile
 
 
+MIN_REDUCTION_DB = -1.0
+"""The power at the detected harmonics must drop at least this much (dB) for the removal to
+count; less means the model missed the hum, and the audio is left as it was."""
+
+
+def _level_at_harmonics_db(mono: np.ndarray, rate: float, f0: float,
+                           harmonics: list[int]) -> float:
+    """Long-term power (dB, summed) within the peak windows of the first eight of
+    ``harmonics`` of ``f0``: 1 s Hann frames at 0.25 Hz steps, as :func:`detect_hum` sees
+    them, averaged a few dozen frames at a time so a long take needs little memory.
+
+    >>> rate = 4000
+    >>> t = np.arange(3 * rate) / rate
+    >>> hum = np.sin(2 * np.pi * 50 * t)
+    >>> a = _level_at_harmonics_db(hum, rate, 50.0, [1])
+    >>> b = _level_at_harmonics_db(0.1 * hum, rate, 50.0, [1])
+    >>> round(a - b, 1)
+    20.0
+    """
+    ks = sorted(harmonics)[:8] or [1]
+    factor = max(int(rate // (2.4 * (max(ks) + 2) * f0)), 1)
+    if factor > 1:
+        mono = resample_poly(mono, 1, factor)
+    low_rate = rate / factor
+    seg = min(len(mono), int(round(low_rate)))
+    nfft = int(round(4 * low_rate))
+    hop = max(seg // 2, 1)
+    window = np.hanning(seg)
+    frames = np.lib.stride_tricks.sliding_window_view(mono, seg)[::hop]
+    total = np.zeros(nfft // 2 + 1)
+    for start in range(0, len(frames), 64):
+        total += np.sum(np.abs(np.fft.rfft(frames[start : start + 64] * window, nfft)) ** 2,
+                        axis=0)
+    power = _harmonic_power_db(total / max(len(frames), 1), low_rate / nfft, f0, ks)
+    return 10 * math.log10(max(sum(10 ** (p / 10) for p in power), 1e-30))
+
+
 @single_threaded
 def dehum(
     x: np.ndarray,
@@ -523,11 +643,31 @@ def dehum(
         hum = np.zeros_like(amps)
         hum[:, keep] = _hum_model(amps[:, keep])
         out[:, c] = audio[:, c] - _synthesise(hum, fold, n)
+    # What the model took out where the hum was seen: a model that did not lock on (a wrong
+    # fundamental) changes the signal without touching the hum, and must not claim it did.
+    before_db = _level_at_harmonics_db(mix, rate, f0, profile.harmonics)
+    after_db = _level_at_harmonics_db(channel_mix(out), rate, f0, profile.harmonics)
+    reduction_db = after_db - before_db
+    if not reduction_db <= MIN_REDUCTION_DB:
+        report = RestoreReport(
+            "dehum",
+            False,
+            f"{f0:.2f} Hz hum, but the hum model took out almost nothing at its harmonics "
+            f"({reduction_db:+.1f} dB there)",
+            figures={
+                "fundamental_hz": round(f0, 3),
+                "strong_harmonics": profile.harmonics,
+                "hum_level_dbfs": round(profile.level_dbfs, 2),
+                "hum_reduction_db": round(reduction_db, 2),
+            },
+        )
+        return restore_shape(audio.copy(), mono), report
     changed_db, fraction = change_figures(audio, out)
     report = RestoreReport(
         process="dehum",
         applied=True,
-        found=f"{f0:.2f} Hz hum, {max(kept_counts)} harmonics",
+        found=(f"{f0:.2f} Hz hum, {max(kept_counts)} harmonics, "
+               f"{-reduction_db:.1f} dB less at its detected harmonics"),
         changed_db=changed_db,
         changed_fraction=fraction,
         figures={
@@ -537,6 +677,7 @@ def dehum(
             "harmonics_removed": max(kept_counts),
             "hum_level_dbfs": round(profile.level_dbfs, 2),
             "drift_hz": round(drift, 3),
+            "hum_reduction_db": round(reduction_db, 2),
         },
     )
     return restore_shape(out, mono), report

@@ -47,6 +47,12 @@ HUM_COMB_CONTRAST_DB = 6.0
 """...and this much further than the points half-way between them."""
 
 
+STEADY_TONE_VARIATION = 0.5
+"""Noise varies from frame to frame (the power in an STFT bin of noise spreads as much as
+its mean); a held tone does not. Quiet frames that vary less than this are a steady tone,
+and denoising them would eat it."""
+
+
 @dataclass
 class Diagnosis:
     """What :func:`diagnose` found, per problem, and which processes it calls for."""
@@ -67,6 +73,36 @@ def _loud_quiet_db(mono: np.ndarray, rate: int) -> tuple[float, float]:
     frames = mono[: n * hop].reshape(n, hop)
     level = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-20)
     return float(np.percentile(level, 95)), float(np.mean(np.sort(level)[: max(n // 10, 1)]))
+
+
+def quiet_variation(mono: np.ndarray, rate: int) -> float:
+    """How much the quietest tenth of ~46 ms frames (at least 8) varies from frame to frame:
+    per STFT bin, the standard deviation of the power over those frames against its mean,
+    pooled with the power as weight. About 1 for noise (the power of a noise bin spreads
+    as much as its mean), near 0 for a steady tone or a held chord; ``inf`` when there are
+    too few frames to tell.
+
+    >>> rate = 16000
+    >>> t = np.arange(2 * rate) / rate
+    >>> saw = 0.3 * ((100 * t) % 1.0 - 0.5)
+    >>> hiss = 0.01 * np.random.default_rng(0).standard_normal(len(t))
+    >>> quiet_variation(saw, rate) < 0.2, quiet_variation(hiss, rate) > 0.8
+    (True, True)
+    """
+    size = 1 << max(int(round(math.log2(0.046 * rate))), 4)
+    hop = size // 2
+    n = (len(mono) - size) // hop + 1 if len(mono) >= size else 0
+    if n < 8:
+        return math.inf
+    frames = np.lib.stride_tricks.sliding_window_view(mono, size)[::hop][:n]
+    energy = np.einsum("ij,ij->i", frames, frames)
+    quiet = np.sort(np.argsort(energy)[: max(n // 10, 8)])
+    power = np.abs(np.fft.rfft(frames[quiet] * np.hanning(size), axis=1)) ** 2
+    mean = power.mean(axis=0)
+    total = float(mean.sum())
+    if total <= 1e-30:
+        return math.inf
+    return float(power.std(axis=0).sum() / total)
 
 
 def hum_holds(mono: np.ndarray, rate: int, fundamental_hz: float,
@@ -180,7 +216,9 @@ def diagnose(x: np.ndarray, rate: int, *, breaths: bool = True) -> Diagnosis:
         power = next(iter(profile.power.values())).mean(axis=0)[1:]
         flatness = float(np.exp(np.mean(np.log(power + 1e-30))) / (np.mean(power) + 1e-30))
         figures["noise_flatness"] = round(flatness, 3)
-        if flatness > 0.05:
+        variation = quiet_variation(mono[: min(len(mono), 60 * rate)], rate)
+        figures["quiet_variation"] = round(variation, 3)
+        if flatness > 0.05 and variation >= STEADY_TONE_VARIATION:
             needed.append("denoise")
             findings["denoise"] = (
                 f"noise floor {quiet_db:.1f} dBFS, {snr:.1f} dB under the loud parts"

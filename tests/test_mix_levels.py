@@ -73,6 +73,13 @@ def test_targets_table_loads_and_user_file_overrides(tmp_path: Path) -> None:
     user.write_text("[mix\n")
     with pytest.raises(ValueError, match="t.toml"):
         load_targets(user)
+    # typos never fall back to the defaults silently
+    for text, message in (("[class.kik]\nlevel_lu = 3\n", r"unknown class \[class.kik\]"),
+                          ("[mix]\nheadroom = 3\n", "unknown key 'headroom'"),
+                          ("[mixx]\nmax_move_db = 3\n", r"unknown section \[mixx\]")):
+        user.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            load_targets(user)
 
 
 def test_backing_vocal_by_name() -> None:

@@ -101,6 +101,11 @@ class MixTargets:
         return self.classes.get("unknown", ClassTarget("unknown", keep=True))
 
 
+MIX_KEYS = frozenset({"headroom_peak_dbfs", "max_move_db", "min_move_db", "gate_relative_lu",
+                      "gate_absolute_lufs"})
+"""Keys of a targets file's ``[mix]`` table."""
+
+
 def load_targets(path: str | Path | None = None) -> MixTargets:
     """Read a targets table; a user file overrides the defaults key by key.
 
@@ -111,6 +116,16 @@ def load_targets(path: str | Path | None = None) -> MixTargets:
     if path is not None:
         user = _read_toml(Path(path))
         source = str(path)
+        # a typo must not fall back to the defaults silently
+        for section in sorted(set(user) - {"mix", "class"}):
+            raise ValueError(f"{path}: unknown section [{section}] (known: [mix], [class.NAME])")
+        for key in sorted(set(user.get("mix", {})) - MIX_KEYS):
+            raise ValueError(f"{path}: [mix] unknown key {key!r} (known: "
+                             f"{', '.join(sorted(MIX_KEYS))})")
+        known = set(data.get("class", {}))
+        for name in sorted(set(user.get("class", {})) - known):
+            raise ValueError(f"{path}: unknown class [class.{name}] (known: "
+                             f"{', '.join(sorted(known))})")
         data.setdefault("mix", {}).update(user.get("mix", {}))
         for name, values in user.get("class", {}).items():
             if not isinstance(values, dict):

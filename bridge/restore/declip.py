@@ -69,13 +69,15 @@ def find_clipping(x: np.ndarray) -> tuple[np.ndarray, float, float]:
     for level, sign in ((top, 1.0), (bottom, -1.0)):
         if level <= 0:
             continue
-        on = sign * x >= level * (1 - RAIL_TOLERANCE)
+        signed = sign * x
+        on = signed >= level * (1 - RAIL_TOLERANCE)
         stuck = [(a, b) for a, b in runs(on) if b - a >= 2]
         # The runs that decide whether the rail is clipping at all.
         judged = stuck if level >= quiet else [(a, b) for a, b in stuck if b - a >= 3]
         if not judged or (level < quiet and len(judged) < QUIET_MIN_RUNS):
             continue
-        shaped = [_overshoot(sign * x, a, b) > OVERSHOOT * level for a, b in judged]
+        starts, stops = (np.array(v, dtype=np.int64) for v in zip(*judged, strict=True))
+        shaped = _overshoots(signed, starts, stops) > OVERSHOOT * level
         if np.mean(shaped) < MIN_SHAPED_FRACTION:
             continue
         for a, b in stuck:
@@ -83,19 +85,32 @@ def find_clipping(x: np.ndarray) -> tuple[np.ndarray, float, float]:
     return mask, top, bottom
 
 
-def _overshoot(x: np.ndarray, a: int, b: int) -> float:
-    """How far above the run [a, b) the waveform would have gone: the top of a parabola
-    through the two samples either side of the run, less the run's level (0 at the ends of
-    the take, where one side is missing)."""
-    if a < 2 or b + 2 > len(x):
-        return 0.0
-    pos = np.array([a - 2, a - 1, b, b + 1], dtype=np.float64) - a
-    c2, c1, c0 = np.polyfit(pos, x[[a - 2, a - 1, b, b + 1]], 2)
-    if c2 >= 0:
-        # Not bending down: a straight line from the steeper side would go on above the run.
-        return float(max(x[a - 1] - x[a - 2], x[b] - x[b + 1], 0.0))
-    vertex = min(max(-c1 / (2 * c2), -1.0), float(b - a))
-    return float(c0 + c1 * vertex + c2 * vertex**2) - float(x[a])
+def _overshoots(x: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """For each run [a, b): how far above it the waveform would have gone, the top of a
+    parabola through the two samples either side of the run less the run's level (0 at the
+    ends of the take, where one side is missing). All runs at once (one small least-squares
+    system per run, solved as a batch)."""
+    out = np.zeros(len(starts))
+    ok = (starts >= 2) & (stops + 2 <= len(x))
+    a, b = starts[ok], stops[ok]
+    if not len(a):
+        return out
+    length = (b - a).astype(np.float64)
+    pos = np.stack([np.full_like(length, -2.0), np.full_like(length, -1.0), length,
+                    length + 1.0], axis=1)
+    val = x[np.stack([a - 2, a - 1, b, b + 1], axis=1)]
+    design = np.stack([np.ones_like(pos), pos, pos * pos], axis=2)  # (runs, 4, 3)
+    normal = np.einsum("rki,rkj->rij", design, design)
+    rhs = np.einsum("rki,rk->ri", design, val)
+    c0, c1, c2 = np.linalg.solve(normal, rhs[..., None])[..., 0].T
+    # not bending down: a straight line from the steeper side would go on above the run
+    straight = np.maximum(np.maximum(x[a - 1] - x[a - 2], x[b] - x[b + 1]), 0.0)
+    bending = c2 < 0
+    safe_c2 = np.where(bending, c2, -1.0)
+    vertex = np.clip(-c1 / (2 * safe_c2), -1.0, length)
+    top = c0 + c1 * vertex + c2 * vertex**2 - x[a]
+    out[ok] = np.where(bending, top, straight)
+    return out
 
 
 @single_threaded

@@ -268,5 +268,38 @@ def test_default_cap_holds_on_a_hot_session(tmp_path: Path) -> None:
     session, labels = build_band_session(tmp_path / "src", drum_folder=False)
     result, _ = _render_and_decide(session, labels, tmp_path / "stems", cap=12.0)
     assert result.plan
-    assert all(abs(e.figures["move_db"]) <= 12.0 + 0.01 for e in result.plan)
+    # each balance move stays within the cap; the headroom trim is one number for every fader
+    trims = {e.figures["headroom_trim_db"] for e in result.plan}
+    assert len(trims) == 1
+    assert all(abs(e.figures["move_db"] - e.figures["headroom_trim_db"]) <= 12.0 + 0.01
+               for e in result.plan)
     assert result.peak_before_dbfs is not None and result.peak_after_dbfs is not None
+    assert result.peak_after_dbfs <= -6.0 + 0.05  # the bus never ends up over the limit
+
+
+def test_headroom_trims_every_heard_fader_when_a_cap_holds_the_targets() -> None:
+    """A track 20 dB too loud can only come 6 dB down this run; the bus must still stay under
+    the limit: every fader, the unknown track's too, comes down by one common trim."""
+    pre = [-20.0, -20.0, -6.0, -18.0]
+    faders = [0.0, 0.0, 0.0, 0.0]
+    labels = {"{T0}": "kick", "{T1}": "snare", "{T2}": "strings", "{T3}": "unknown"}
+    session = _session(faders)
+    measures = _measures(pre, faders)
+
+    def bus_peak(gains: dict[str, float]) -> float:
+        # a stand-in bus: each stem peaks 12 dB over its loudness, peaks add in power
+        total = sum(10 ** ((pre[int(g[2:-1])] + 12.0 + v) / 10) for g, v in gains.items())
+        return 10 * np.log10(total)
+
+    result = starter_mix(session, labels, measures, max_move_db=6.0, mix_peak=bus_peak)
+    assert result.peak_after_dbfs is not None and result.peak_after_dbfs <= -6.0 + 0.05
+    edits = {e.track: e for e in result.plan}
+    trims = {e.figures["headroom_trim_db"] for e in edits.values()}
+    assert len(trims) == 1 and trims.pop() < -1.0
+    assert edits["{T2}"].figures["capped"]
+    assert all(abs(e.figures["move_db"] - e.figures["headroom_trim_db"]) <= 6.0 + 0.01
+               for e in edits.values())
+    # the unknown track is not levelled, only trimmed with the rest
+    unknown = edits["{T3}"]
+    assert unknown.figures["move_db"] == pytest.approx(unknown.figures["headroom_trim_db"])
+    assert "keeps its fader, but every fader comes down" in unknown.reason

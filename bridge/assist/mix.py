@@ -22,8 +22,10 @@ of its stem over the parts that play, :func:`starter_mix` returns a :class:`~bri
    anything is soloed only the soloed tracks (and their folders' children) are balanced. Folder
    faders are never moved: a child's level in the mix includes its folders' faders. Tracks labelled
    ``unknown`` (``keep = true``) keep their fader but still count in the mix-bus peak.
-6. *Caps.* No move exceeds ``max_move_db``; a capped move says so, and a second run goes on toward
-   the target (the only case where a second run moves again).
+6. *Caps.* No balance move exceeds ``max_move_db``; a capped move says so, and a second run goes
+   on toward the target (the only case where a second run moves again). If a track held at its
+   cap keeps the targets from coming down far enough for the mix bus, every heard fader comes
+   down by one common trim (``headroom_trim_db``): the bus limit holds and no balance changes.
 
 Measurements come from :mod:`bridge.analysis.loudness` (``short_term_lufs``); pass ``meter=`` to
 use another short-term meter (a callable ``(samples, rate) -> LUFS per frame``).
@@ -272,6 +274,8 @@ class TrackLevel:
     target_lufs: float | None = None
     """Target in-mix active loudness (before the common headroom shift is applied it is exact)."""
     capped: bool = False
+    trim_db: float = 0.0
+    """The common trim every fader got for mix-bus headroom (0 or negative), in the move."""
     skipped: str = ""
     """Why the track was left alone (muted, folder, keep, silent, not soloed...)."""
 
@@ -389,6 +393,7 @@ def starter_mix(
 
     rows: dict[str, TrackLevel] = {}
     series: dict[str, np.ndarray] = {}
+    trim_only: list[str] = []  # heard tracks whose level is not judged: only a headroom trim
     for track in session.tracks:
         label = labels.get(track.guid, "unknown") or "unknown"
         cls = mix_class(label, track.name)
@@ -413,6 +418,7 @@ def starter_mix(
             row.skipped = "silent"
         elif targets.for_class(cls).keep:
             row.skipped = f"class {cls!r} keeps its fader"
+            trim_only.append(track.guid)
 
     movable = [g for g, r in rows.items() if not r.skipped]
     if not movable:
@@ -458,13 +464,19 @@ def starter_mix(
         notes.append(f"tracks sit more than {2 * cap:.1f} dB apart from their targets: some "
                      "moves are capped; run again to go further")
 
-    def faders_for(anchor_lufs: float) -> dict[str, tuple[float, bool]]:
+    def faders_for(anchor_lufs: float, trim_db: float = 0.0) -> dict[str, tuple[float, bool]]:
+        """The cap bounds each track's balance move; ``trim_db`` then moves every fader
+        together (a master-fader pull spread over the tracks: it changes no balance)."""
         out = {}
         for guid in movable:
             move = anchor_lufs - own[guid]
             capped = abs(move) > cap + 1e-6
-            move = max(-cap, min(cap, move))
+            move = max(-cap, min(cap, move)) + trim_db
             out[guid] = (rows[guid].fader_db + move, capped)
+        if trim_db:
+            # tracks that are heard but not levelled (unknown class, keep) come down too
+            for guid in trim_only:
+                out[guid] = (rows[guid].fader_db + trim_db, False)
         return out
 
     def gains_for(faders: Mapping[str, tuple[float, bool]]) -> dict[str, float]:
@@ -478,7 +490,7 @@ def starter_mix(
 
     faders = faders_for(anchor)
     peak_before = peak_after = None
-    shift = 0.0
+    shift = trim = 0.0
     if mix_peak is not None:
         peak_before = mix_peak(gains_for({}))
         peak_after = mix_peak(gains_for(faders))
@@ -495,11 +507,22 @@ def starter_mix(
             peak_after = mix_peak(gains_for(faders))
         if shift < 0:
             notes.append(f"all targets lowered {-shift:.1f} dB for mix-bus headroom")
+        # Still too hot with a track held at its cap: every fader comes down together. That
+        # keeps the balance this run reached and never clips the bus, where lowering the
+        # targets further would only leave the capped track louder than the rest.
+        for _ in range(8):
+            if not (math.isfinite(peak_after) and peak_after > headroom + 0.01):
+                break
+            trim = trim - (peak_after - headroom)
+            faders = faders_for(anchor + shift, trim)
+            peak_after = mix_peak(gains_for(faders))
+        if trim < 0:
+            notes.append(f"every fader also trimmed {-trim:.1f} dB together for mix-bus "
+                         f"headroom (a track held at the {cap:.1f} dB move cap keeps the "
+                         "targets from coming down further; the balance is unchanged)")
         if math.isfinite(peak_after) and peak_after > headroom + 0.05:
-            notes.append(
-                f"mix bus peaks at {peak_after:.1f} dBFS, over the {headroom:.1f} dBFS limit: "
-                f"lowering further would break the balance or a {cap:.1f} dB move cap "
-                "(run again, or pull the master down)")
+            notes.append(f"mix bus peaks at {peak_after:.1f} dBFS, over the {headroom:.1f} "
+                         "dBFS limit (pull the master down)")
     else:
         notes.append("mix-bus peak not checked (no stems to sum)")
 
@@ -507,11 +530,24 @@ def starter_mix(
     for track in session.tracks:
         row = rows[track.guid]
         if row.skipped:
+            if trim < 0 and track.guid in trim_only:
+                row.new_fader_db = round(row.fader_db + trim, 2)
+                row.trim_db = trim
+                plan.add(SetVolume(
+                    track=row.guid, track_name=row.name, volume_db=row.new_fader_db,
+                    reason=(f"{row.skipped}, but every fader comes down {-trim:.1f} dB together "
+                            f"for mix-bus headroom; fader {row.fader_db:+.1f} -> "
+                            f"{row.new_fader_db:+.1f} dB"),
+                    figures={"label": row.label, "mix_class": row.mix_class,
+                             "move_db": round(row.move_db, 2), "capped": False,
+                             "headroom_trim_db": round(trim, 2),
+                             "fader_before_db": row.fader_db}))
             continue
         new_fader, capped = faders[track.guid]
         row.new_fader_db = round(new_fader, 2)
         row.capped = capped
-        row.target_lufs = anchor + shift + relative[track.guid]
+        row.target_lufs = anchor + shift + trim + relative[track.guid]
+        row.trim_db = trim
         if abs(row.move_db) < targets.min_move_db:
             row.new_fader_db = row.fader_db
             continue
@@ -532,12 +568,15 @@ def _volume_edit(row: TrackLevel, cap: float, targets: MixTargets) -> SetVolume:
     )
     if row.capped:
         reason += f" (move capped at {cap:.1f} dB; run again to go further)"
+    if row.trim_db < 0:
+        reason += f" (includes a {row.trim_db:.1f} dB trim of every fader for mix-bus headroom)"
     figures = {
         "label": row.label, "mix_class": row.mix_class,
         "loudness_before_lufs": round(row.loudness_before_lufs, 2),
         "loudness_after_lufs": round(row.loudness_after_lufs, 2),
         "target_lufs": round(float(row.target_lufs or 0.0), 2),
         "move_db": round(row.move_db, 2), "capped": row.capped,
+        "headroom_trim_db": round(row.trim_db, 2),
         "fader_before_db": row.fader_db,
     }
     return SetVolume(track=row.guid, track_name=row.name, reason=reason, figures=figures,

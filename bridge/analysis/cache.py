@@ -97,11 +97,24 @@ class AnalysisCache:
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
                                    check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout = 30000")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._set_up()
         self.hits = 0
         self.misses = 0
+
+    def _set_up(self, attempts: int = 300) -> None:
+        """WAL mode and the tables. Switching a new database to WAL needs it to itself, and
+        SQLite does not wait on its busy handler for that: when another process is doing the
+        same at the same moment the answer is "database is locked" at once, so try again."""
+        for attempt in range(attempts):
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                self._db.executescript(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.01 + 0.002 * attempt)
 
     def close(self) -> None:
         self._db.close()

@@ -138,3 +138,21 @@ def test_read_mono_mixes_every_channel_block_by_block(tmp_path) -> None:
     y, rate = read_mono(path, block_frames=4096)  # several blocks, a short last one
     assert rate == 48000 and y.dtype == np.float32
     assert np.allclose(y, x.mean(axis=1), atol=1e-6)
+
+
+def test_long_rests_inside_a_part_are_shortened():
+    """A bass line resting for bars between notes is analysed with rests of at most
+    MAX_REST_S, so it does not look sparser than the continuously played parts the model
+    learnt from; short gaps (between drum hits) are kept as they are."""
+    from bridge.assist.labeller.features import MAX_REST_S, select_active
+
+    rate = 22050
+    t = np.arange(int(0.8 * rate)) / rate
+    note = 0.5 * np.sin(2 * np.pi * 55 * t) * np.exp(-t / 0.3)
+    rest = np.zeros(int(2.5 * rate))
+    short = np.zeros(int(0.3 * rate))
+    sel, _ = select_active(np.concatenate([note, rest, note, rest, note]), rate)
+    assert len(sel) < 3 * len(note) + 2 * (MAX_REST_S + 0.1) * rate
+    assert len(sel) > 3 * len(note) + 2 * (MAX_REST_S - 0.1) * rate
+    kept, _ = select_active(np.concatenate([note, short, note, short, note]), rate)
+    assert abs(len(kept) - (3 * len(note) + 2 * len(short))) < 0.25 * rate

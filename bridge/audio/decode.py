@@ -35,6 +35,11 @@ import numpy as np
 
 from bridge.audio.reader import AudioError
 
+
+class NoAudioStream(AudioError):
+    """The file opens, but holds no audio stream (a picture-only video)."""
+
+
 PROBE_TIMEOUT_S = 30.0
 """ffprobe only reads headers; a file that keeps it busy longer is treated as unreadable."""
 
@@ -154,7 +159,7 @@ def decoded_wav(path: str | Path, cache: str | Path) -> Path:
         return target
     info = probe(source)
     if info is None:
-        raise AudioError(source, "holds no audio stream")
+        raise NoAudioStream(source, "holds no audio stream")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
     try:

@@ -208,32 +208,38 @@ def _decoded(path: Path, cache: Path) -> Path:
 
     if not decode.ffmpeg_available():
         raise AudioError(path, "libsndfile cannot read it and ffmpeg is not installed")
-    if decode.probe(path) is None:
-        raise _NoSound(str(path))
-    return decode.decoded_wav(path, cache)
+    try:
+        return decode.decoded_wav(path, cache)
+    except decode.NoAudioStream:
+        raise _NoSound(str(path)) from None
 
 
-def _first_non_finite(path: Path, start: int, frames: int | None) -> int | None:
-    """Frame of the first NaN/Inf sample in ``frames`` frames from ``start`` (None: all finite).
+def _non_finite_frames(path: Path) -> np.ndarray:
+    """Frames holding a NaN/Inf sample anywhere in the file (usually none), read once.
 
     Only float files can hold one; integer PCM is skipped without reading.
     """
+    found: list[np.ndarray] = []
     with sf.SoundFile(str(path)) as fh:
         if fh.subtype not in ("FLOAT", "DOUBLE"):
-            return None
-        start = max(0, min(start, fh.frames))
-        left = fh.frames - start if frames is None else max(0, min(frames, fh.frames - start))
-        fh.seek(start)
+            return np.zeros(0, np.int64)
         done = 0
-        while done < left:
-            block = fh.read(min(BLOCK_FRAMES, left - done), dtype="float32", always_2d=True)
+        while True:
+            block = fh.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
             if len(block) == 0:
-                return None
+                break
             if not np.isfinite(block.sum()):
-                bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
-                if len(bad):
-                    return start + done + int(bad[0])
+                found.append(done + np.flatnonzero(~np.isfinite(block).all(axis=1)))
             done += len(block)
+    return np.concatenate(found) if found else np.zeros(0, np.int64)
+
+
+def _first_non_finite(bad: np.ndarray, start: int, frames: int | None) -> int | None:
+    """The first of the sorted ``bad`` frames in ``frames`` frames from ``start`` (None: all
+    finite)."""
+    i = int(np.searchsorted(bad, start))
+    if i < len(bad) and (frames is None or bad[i] < start + frames):
+        return int(bad[i])
     return None
 
 
@@ -252,7 +258,8 @@ def _truncation(path: Path) -> str | None:
 
 
 def _place(
-    track: Track, rate: int, pan_law: float, cache: Path, notes: list[str]
+    track: Track, rate: int, pan_law: float, cache: Path, notes: list[str],
+    scanned: dict[Path, np.ndarray],
 ) -> tuple[list[_Placed], str | None, bool]:
     """Items of ``track`` resolved to frames; or ``([], problem, bad_media)``."""
     placed: list[_Placed] = []
@@ -293,11 +300,14 @@ def _place(
             note = f"{where}: {src.file}: {truncated}; the readable part is used"
             if note not in notes:
                 notes.append(note)
-        # checked at the source's own rate, so the time named is the file's own
+        # checked at the source's own rate, so the time named is the file's own; each file is
+        # read once per render however many items play it
+        if path not in scanned:
+            scanned[path] = _non_finite_frames(path)
         if item.loop:
-            bad = _first_non_finite(path, 0, None)
+            bad = _first_non_finite(scanned[path], 0, None)
         else:
-            bad = _first_non_finite(path, round(item.source_offset_s * info.samplerate),
+            bad = _first_non_finite(scanned[path], round(item.source_offset_s * info.samplerate),
                                     round(item.length_s * info.samplerate) + 1)
         if bad is not None:
             return [], (f"{where}: NaN/Inf sample in {src.file} at "
@@ -406,12 +416,14 @@ def render_stems(
     cache = out / ".resampled"
     chain = _folder_chain(session)
 
+    scanned: dict[Path, np.ndarray] = {}  # file -> its NaN/Inf frames
     jobs: list[tuple[Track, list[_Placed], np.ndarray, np.ndarray]] = []
     for track in session.tracks:
         if wanted is not None and track.guid not in wanted:
             continue
         notes: list[str] = []
-        placed, problem, bad_media = _place(track, rate, session.pan_law_gain, cache, notes)
+        placed, problem, bad_media = _place(track, rate, session.pan_law_gain, cache, notes,
+                                            scanned)
         if problem:
             report.problems[track.guid] = problem
             if bad_media:

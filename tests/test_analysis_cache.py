@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,13 @@ import pytest
 import soundfile as sf
 
 from bridge.analysis import measure as measure_module
-from bridge.analysis.cache import AnalysisCache, CacheKey, default_cache_dir
+from bridge.analysis.cache import (
+    CACHE_FILE,
+    AnalysisCache,
+    CacheKey,
+    content_hash,
+    default_cache_dir,
+)
 from bridge.analysis.measure import measure, measure_file
 
 
@@ -82,6 +89,39 @@ def test_file_is_not_rehashed_when_untouched(tmp_path: Path, monkeypatch) -> Non
         assert k1 == k2 and len(hashed) == 1
         os.utime(audio, ns=(1, 1))
         assert cache.key_for(audio) == k1 and len(hashed) == 2
+
+
+def test_content_changed_with_mtime_put_back_is_rehashed(tmp_path: Path) -> None:
+    """Same size, mtime restored (as rsync -t or cp -p leave it): the change time still moves."""
+    audio = _write(tmp_path / "a.wav", 4)
+    with AnalysisCache(tmp_path / "c") as cache:
+        before = cache.key_for(audio)
+        st = audio.stat()
+        data = bytearray(audio.read_bytes())
+        data[-1] ^= 0xFF
+        time.sleep(0.01)
+        audio.write_bytes(bytes(data))
+        os.utime(audio, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert audio.stat().st_size == st.st_size and audio.stat().st_mtime_ns == st.st_mtime_ns
+        after = cache.key_for(audio)
+        assert after != before and after.content_hash == content_hash(audio)
+
+
+def test_cache_made_before_ctime_was_kept_is_upgraded(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    old = sqlite3.connect(folder / CACHE_FILE)
+    old.executescript(
+        "CREATE TABLE file_hashes (path TEXT PRIMARY KEY, size INTEGER NOT NULL, "
+        "mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, content_hash TEXT NOT NULL);")
+    audio = _write(tmp_path / "a.wav", 2)
+    st = audio.stat()
+    old.execute("INSERT INTO file_hashes VALUES (?, ?, ?, ?, 'stale')",
+                (str(audio.resolve()), st.st_size, st.st_mtime_ns, st.st_ino))
+    old.commit()
+    old.close()
+    with AnalysisCache(folder) as cache:
+        assert cache.key_for(audio).content_hash == content_hash(audio)
 
 
 def test_corrupt_row_is_a_miss(tmp_path: Path) -> None:

@@ -3,8 +3,9 @@
 An unchanged file is never analysed twice: the key is the SHA-256 of the file's bytes plus
 :data:`bridge.analysis.measure.ANALYSIS_VERSION`, so a renamed or copied file hits, an edited
 file misses, and a new analysis version ignores old rows. Hashing a file costs one read; a small
-second table remembers (path, size, mtime, inode) -> hash so that a file that has not been
-touched is not even re-hashed.
+second table remembers (path, size, mtime, ctime, inode) -> hash so that a file that has not
+been touched is not even re-hashed. The change time is part of it because tools that copy or
+restore files (rsync -t, tar, cp -p) set the mtime back; they cannot set the ctime.
 
 Where: ``$STUDIO_BRIDGE_CACHE`` (a folder) if set, else the user's data folder:
 ``$XDG_DATA_HOME/studio-bridge`` or ``~/.local/share/studio-bridge`` (Linux),
@@ -49,9 +50,12 @@ CREATE TABLE IF NOT EXISTS file_hashes (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     inode INTEGER NOT NULL,
-    content_hash TEXT NOT NULL
+    content_hash TEXT NOT NULL,
+    ctime_ns INTEGER NOT NULL DEFAULT -1
 );
 """
+_ADD_CTIME = "ALTER TABLE file_hashes ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT -1"
+"""Caches made before the change time was kept get the column; their rows (-1) re-hash once."""
 
 
 def default_cache_dir() -> Path:
@@ -110,6 +114,13 @@ class AnalysisCache:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
                 self._db.executescript(_SCHEMA)
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(file_hashes)")}
+                if "ctime_ns" not in columns:
+                    try:
+                        self._db.execute(_ADD_CTIME)
+                    except sqlite3.OperationalError as exc:
+                        if "duplicate column" not in str(exc):  # another process added it
+                            raise
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == attempts - 1:
@@ -126,21 +137,22 @@ class AnalysisCache:
         self.close()
 
     def key_for(self, path: str | Path) -> CacheKey:
-        """The key of a file, re-hashing it only when size, mtime or inode changed."""
+        """The key of a file, re-hashing it only when size, mtime, ctime or inode changed."""
         p = Path(path).resolve()
         st = p.stat()
+        stats = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
         row = self._db.execute(
-            "SELECT size, mtime_ns, inode, content_hash FROM file_hashes WHERE path = ?",
-            (str(p),)).fetchone()
-        if row is not None and tuple(row[:3]) == (st.st_size, st.st_mtime_ns, st.st_ino):
-            return CacheKey(row[3], self.version)
+            "SELECT size, mtime_ns, ctime_ns, inode, content_hash FROM file_hashes "
+            "WHERE path = ?", (str(p),)).fetchone()
+        if row is not None and tuple(row[:4]) == stats:
+            return CacheKey(row[4], self.version)
         digest = content_hash(p)
         self._db.execute(
-            "INSERT INTO file_hashes (path, size, mtime_ns, inode, content_hash) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET size = excluded.size, "
-            "mtime_ns = excluded.mtime_ns, inode = excluded.inode, "
-            "content_hash = excluded.content_hash",
-            (str(p), st.st_size, st.st_mtime_ns, st.st_ino, digest))
+            "INSERT INTO file_hashes (path, size, mtime_ns, ctime_ns, inode, content_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET size = excluded.size, "
+            "mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, "
+            "inode = excluded.inode, content_hash = excluded.content_hash",
+            (str(p), *stats, digest))
         return CacheKey(digest, self.version)
 
     def get(self, key: CacheKey) -> StemMeasurements | None:

@@ -181,3 +181,55 @@ def test_mono_reads_3_db_below_the_same_signal_on_two_channels() -> None:
     mono = integrated_lufs(x[:, 0], rate)
     stereo = integrated_lufs(np.repeat(x, 2, axis=1), rate)
     assert stereo - mono == pytest.approx(10 * math.log10(2), abs=0.01)
+
+
+def _wavex_with_mask(path, x: np.ndarray, rate: int, mask: int):
+    """A WAVE_FORMAT_EXTENSIBLE float file whose speaker mask is ``mask``."""
+    import struct
+
+    import soundfile as sf
+
+    sf.write(path, x, rate, format="WAVEX", subtype="FLOAT")
+    data = bytearray(path.read_bytes())
+    fmt = data.index(b"fmt ")
+    assert struct.unpack("<H", data[fmt + 8:fmt + 10])[0] == 0xFFFE
+    data[fmt + 28:fmt + 32] = struct.pack("<I", mask)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(("mask", "expected"), [
+    (0x33, [1.0, 1.0, 1.41, 1.41]),             # quad: L R BL BR
+    (0x107, [1.0, 1.0, 1.0, 1.41]),             # 4.0: L R C BC
+    (0x60F, [1.0, 1.0, 1.0, 0.0, 1.41, 1.41]),  # 5.1 (side)
+    (0x63F, [1.0, 1.0, 1.0, 0.0, 1.41, 1.41, 1.41, 1.41]),  # 7.1
+])
+def test_surround_file_is_weighted_by_its_speaker_mask(tmp_path, mask, expected) -> None:
+    from bridge.analysis.loudness import channel_weights
+    from bridge.analysis.measure import measure_file
+    from bridge.audio.reader import wav_channel_mask
+
+    rate = 48000
+    channels = len(expected)
+    x = pink(rate * 4, channels, seed=channels) * np.linspace(0.3, 1.5, channels)
+    path = _wavex_with_mask(tmp_path / "surround.wav", x.astype(np.float32), rate, mask)
+    assert wav_channel_mask(path) == mask
+    assert channel_weights(channels, mask).tolist() == expected
+    # Independent: sum of each channel's own K-weighted energy, times its weight.
+    per_channel = np.array([10 ** ((integrated_lufs(x[:, [c]].astype(np.float32), rate)
+                                    + 0.691) / 10) for c in range(channels)])
+    # Gating is on the summed signal, so compare on steady noise where no block is gated.
+    reference = -0.691 + 10 * np.log10(np.dot(expected, per_channel))
+    assert measure_file(path, threads=1).integrated_lufs == pytest.approx(reference, abs=0.05)
+
+
+def test_files_without_a_mask_take_the_usual_order() -> None:
+    from bridge.analysis.loudness import channel_weights
+
+    assert channel_weights(1).tolist() == [1.0]
+    assert channel_weights(2).tolist() == [1.0, 1.0]
+    assert channel_weights(4).tolist() == [1.0, 1.0, 1.41, 1.41]
+    assert channel_weights(6).tolist() == [1.0, 1.0, 1.0, 0.0, 1.41, 1.41]
+    assert channel_weights(3).tolist() == [1.0, 1.0, 1.0]
+    # A mask naming fewer speakers than channels: the rest count as front channels.
+    assert channel_weights(4, 0x3).tolist() == [1.0, 1.0, 1.0, 1.0]

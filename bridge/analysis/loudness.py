@@ -6,7 +6,8 @@ How it is computed (and why the maxima are exact):
    and squared; the squares are summed over *hops* of ``g`` samples, where ``g`` is the largest
    divisor of the 100 ms block (``round(rate / 10)`` samples) not above 64: 64 samples
    (1.33 ms) at 48 kHz, 49 (1.1 ms) at 44.1 kHz. Channels are weighted 1.0 (L, R, C),
-   1.41 (surrounds of a 5.0 / 5.1 file), 0 (LFE of a 5.1 file).
+   1.41 (side and back surrounds), 0 (LFE), by the file's speaker mask or, without one, the
+   usual order for its channel count (:func:`channel_weights`).
 2. Momentary (400 ms) and short-term (3 s) loudness are sliding sums over those hops, evaluated
    at *every* hop (not on a 100 ms grid). Window edges, the 100 ms gating blocks and the 3 s
    LRA blocks all fall exactly on hop boundaries, so a window's energy is exact; a maximum can
@@ -47,17 +48,38 @@ FRAME_S = 0.02
 """Frame length of the level envelope that activity and onset detection read."""
 
 
-def channel_weights(channels: int) -> np.ndarray:
-    """BS.1770 channel weights for the usual WAV channel orders.
+_SURROUND_BITS = 0x10 | 0x20 | 0x100 | 0x200 | 0x400
+"""Back left/right, back centre, side left/right: the channels BS.1770 weights +1.5 dB (1.41)."""
+_LFE_BIT = 0x8
 
-    5 channels are taken as L R C Ls Rs, 6 as L R C LFE Ls Rs (the LFE is left out); any
-    other count weights every channel 1.0.
+_DEFAULT_ORDERS = {4: 0x33, 5: 0x37, 6: 0x3F, 7: 0x70F, 8: 0x63F}
+"""Speaker masks taken for files that do not say: quad, 5.0, 5.1, 6.1 and 7.1 in the channel
+orders of WAVE_FORMAT_EXTENSIBLE, FLAC and Vorbis."""
+
+
+def channel_weights(channels: int, mask: int | None = None) -> np.ndarray:
+    """BS.1770 channel weights: 1.0 for front channels, 1.41 for surrounds, 0 for the LFE.
+
+    ``mask`` is the file's speaker mask (:func:`bridge.audio.reader.wav_channel_mask`); the
+    channels follow its bits in order. Without one, 4 channels are taken as quad
+    (L R Ls Rs), 5 as L R C Ls Rs, 6 as L R C LFE Ls Rs, 7 as 6.1 and 8 as 7.1; mono and
+    stereo weigh 1.0 per channel. Back channels count as surrounds, as ffmpeg's ebur128 does.
+
+    >>> channel_weights(6).tolist()
+    [1.0, 1.0, 1.0, 0.0, 1.41, 1.41]
     """
-    if channels == 5:
-        return np.array([1.0, 1.0, 1.0, 1.41, 1.41])
-    if channels == 6:
-        return np.array([1.0, 1.0, 1.0, 0.0, 1.41, 1.41])
-    return np.ones(channels)
+    if mask is None:
+        mask = _DEFAULT_ORDERS.get(channels)
+        if mask is None:
+            return np.ones(channels)
+    weights = []
+    for bit in range(32):
+        speaker = 1 << bit
+        if mask & speaker:
+            weights.append(0.0 if speaker == _LFE_BIT else
+                           1.41 if speaker & _SURROUND_BITS else 1.0)
+    weights = (weights + [1.0] * channels)[:channels]  # channels beyond the mask: front
+    return np.array(weights)
 
 
 def hop_frames(rate: int) -> tuple[int, int]:

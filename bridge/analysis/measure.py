@@ -34,7 +34,7 @@ import numpy as np
 from bridge.analysis.activity import activity_from_frames
 from bridge.analysis.features import PLAYING_GAP_S, onsets_from_frames
 from bridge.analysis.levels import LevelMeter
-from bridge.analysis.loudness import LoudnessMeter
+from bridge.analysis.loudness import LoudnessMeter, channel_weights
 from bridge.analysis.peak import TruePeakMeter
 from bridge.analysis.spectrum import DEFAULT_MAX_FRAMES, SpectrumAccumulator
 from bridge.analysis.stereo import from_channel_sums
@@ -42,7 +42,7 @@ from bridge.analysis.stereo import from_channel_sums
 if TYPE_CHECKING:
     from bridge.analysis.cache import AnalysisCache
 
-ANALYSIS_VERSION = "1"
+ANALYSIS_VERSION = "2"
 """Bump when any figure would come out different; cached results of other versions are ignored."""
 
 
@@ -147,10 +147,11 @@ class StemMeter:
     """
 
     def __init__(self, rate: int, channels: int, total_frames: int | None = None,
-                 spectrum_frames: int | None = DEFAULT_MAX_FRAMES, threads: int = 1) -> None:
+                 spectrum_frames: int | None = DEFAULT_MAX_FRAMES, threads: int = 1,
+                 channel_mask: int | None = None) -> None:
         self.rate = rate
         self.channels = channels
-        self.loudness = LoudnessMeter(rate, channels)
+        self.loudness = LoudnessMeter(rate, channels, channel_weights(channels, channel_mask))
         self.peak = TruePeakMeter(channels)
         self.levels = LevelMeter(channels)
         self.spectrum = SpectrumAccumulator(rate, channels, total_frames, spectrum_frames)
@@ -332,7 +333,8 @@ def measure_file(path: str | Path, *, cache: AnalysisCache | None = None,
         threads = 2 if _free_cores() >= 2 else 1
     with open_audio(path) as stream, _one_blas_thread():
         info = stream.info
-        meter = StemMeter(info.sample_rate, info.channels, info.frames, threads=threads)
+        meter = StemMeter(info.sample_rate, info.channels, info.frames, threads=threads,
+                          channel_mask=info.channel_mask)
         try:
             for block in _prefetch(stream.blocks(block_frames)):
                 meter.add(np.ascontiguousarray(block.T))

@@ -68,6 +68,8 @@ class AudioInfo:
     """Container, e.g. ``WAV``, ``FLAC``."""
     subtype: str
     """Sample encoding, e.g. ``PCM_24``, ``FLOAT``."""
+    channel_mask: int | None = None
+    """Speaker bits of a WAVE_FORMAT_EXTENSIBLE header (``0x3F`` = 5.1); None when absent."""
 
     @property
     def duration_s(self) -> float:
@@ -132,6 +134,37 @@ def _parse_wav(path: Path, file_size: int) -> _WavLayout | None:
         return None
 
 
+def wav_channel_mask(path: str | Path) -> int | None:
+    """The speaker mask of a RIFF/RF64 WAVE_FORMAT_EXTENSIBLE file, else None.
+
+    Bits as Microsoft defines them: 0x1 front left, 0x2 front right, 0x4 centre, 0x8 LFE,
+    0x10/0x20 back left/right, 0x100 back centre, 0x200/0x400 side left/right, ...; the
+    channels are stored in bit order. A mask of 0 (no positions) is returned as None.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+                return None
+            while True:
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return None
+                chunk_id, size = struct.unpack("<4sI", chunk)
+                if chunk_id == b"fmt ":
+                    body = f.read(min(size, 40))
+                    tag = struct.unpack("<H", body[:2])[0] if len(body) >= 24 else None
+                    if tag != _WAVE_FORMAT_EXTENSIBLE:
+                        return None
+                    mask = struct.unpack("<I", body[20:24])[0]
+                    return mask or None
+                if chunk_id == b"data":
+                    return None
+                f.seek(size + (size & 1), 1)
+    except OSError:
+        return None
+
+
 class AudioStream:
     """An open audio file; use as a context manager and iterate :meth:`blocks`."""
 
@@ -154,7 +187,8 @@ class AudioStream:
         else:
             frames = self._wav.frames if self._wav is not None else int(sfinfo.frames)
             self.info = AudioInfo(self.path, int(sfinfo.samplerate), int(sfinfo.channels),
-                                  frames, str(sfinfo.format), str(sfinfo.subtype))
+                                  frames, str(sfinfo.format), str(sfinfo.subtype),
+                                  wav_channel_mask(self.path))
         frames = self.info.frames
         if self.info.channels < 1 or self.info.sample_rate < 1:
             raise AudioError(path, "header names no channels or no sample rate")

@@ -130,3 +130,36 @@ def test_plan_labels_end_to_end_on_stems(tmp_path: Path) -> None:
     renamed_all = {e.track: e.name for e in everything if isinstance(e, RenameTrack)}
     assert set(renamed_all) == {"{G00}", "{G02}"}
     assert sorted(renamed_all.values()) == ["Kick 1", "Kick 2"]
+
+
+def test_take_and_file_names_are_hints_and_made_up_names_are_not(tmp_path: Path) -> None:
+    from bridge.assist.label import name_evidence
+    from bridge.session.model import Item, Source
+
+    def item(name: str, file: str) -> Item:
+        return Item(position_s=0.0, length_s=1.0, name=name, source=Source(kind="WAVE", file=file))
+
+    track = Track(guid="{G00}", name="Audio 03", index=0, items=[
+        item("Kick_In.wav", "Media/Kick_In.wav"),          # take named after its file: once
+        item("Audio 03-glued", "Audio/Audio 03-glued.wav"),  # made up by the DAW
+        item("", "C:\\Session\\Audio\\BD_sub.wav"),        # Windows path from another machine
+    ])
+    assert name_evidence(track) == "Kick_In.wav BD_sub.wav"
+    assert name_evidence(Track(guid="{G01}", name="Audio 04", index=1)) is None
+    named = Track(guid="{G02}", name="Gtr L", index=2, items=[item("REC0004.wav", "REC0004.wav")])
+    assert name_evidence(named) == "Gtr L"
+
+
+def test_a_file_name_on_a_generically_named_track_reaches_the_labeller(tmp_path: Path) -> None:
+    from bridge.session.model import Item, Source
+
+    s = _session(["Audio 01", "Audio 02"], tmp_path)
+    s.tracks[0].items.append(Item(position_s=0.0, length_s=4.0, name="kick_in.wav",
+                                  source=Source(kind="WAVE", file="kick_in.wav")))
+    stems = {"{G00}": _write(tmp_path / "a.wav", _kick_pattern()),
+             "{G01}": _write(tmp_path / "b.wav", _kick_pattern())}
+    labels = {t.track.name: t.result for t in label_tracks(s, stems)}
+    assert labels["Audio 01"].label == labels["Audio 02"].label == "kick"
+    assert "name 'kick_in.wav' agrees" in labels["Audio 01"].evidence
+    assert "name" not in labels["Audio 02"].evidence
+    assert labels["Audio 01"].confidence >= labels["Audio 02"].confidence

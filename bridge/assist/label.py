@@ -71,6 +71,35 @@ def wants_rename(track: Track, rename_all: bool = False) -> bool:
     return not track.is_folder and (rename_all or is_generic_name(track.name))
 
 
+MAX_NAME_HINTS = 6
+"""At most this many distinct names (track, takes, files) are read as hints for one track."""
+
+
+def name_evidence(track: Track) -> str | None:
+    """The names a person gave a track's audio, joined into one hint, or None.
+
+    The track name comes first, then the names of its takes and of their source files
+    ("kick_in.wav" dragged onto "Audio 03"); names a DAW made up ("Audio 03", "REC0004.wav")
+    are left out, and so are repeats.
+    """
+    names: list[str] = []
+    seen: set[str] = set()
+    candidates = [track.name]
+    for item in track.items:
+        candidates.append(item.name)
+        if item.source is not None and item.source.file:
+            candidates.append(Path(item.source.file.replace("\\", "/")).name)
+    for name in candidates:
+        key = Path(name).stem.casefold() if name else ""
+        if not name or key in seen or is_generic_name(name):
+            continue
+        seen.add(key)
+        names.append(name)
+        if len(names) == MAX_NAME_HINTS:
+            break
+    return " ".join(names) or None
+
+
 def label_tracks(session: Session, stems: Mapping[str, Path], *, rename_all: bool = False,
                  min_confidence: float | None = None) -> list[TrackLabel]:
     """Label the stem of every track that may be renamed (in track order).
@@ -87,7 +116,7 @@ def label_tracks(session: Session, stems: Mapping[str, Path], *, rename_all: boo
             continue
         try:
             samples, rate = read_mono(stem)
-            hint = None if is_generic_name(track.name) else track.name
+            hint = name_evidence(track)
             result = label_audio(samples, rate, hint, min_confidence=min_confidence)
         except (LabelError, ValueError, OSError) as exc:
             log.warning("track %r: %s", track.name, exc)

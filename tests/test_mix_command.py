@@ -97,3 +97,23 @@ def test_mix_apply_without_a_daw_fails_cleanly(tmp_path: Path, monkeypatch) -> N
                                     "--apply"])
     assert out.exit_code != 0
     assert "live apply failed" in out.stderr and "nothing was changed" in out.stderr
+
+
+def test_mix_labels_read_the_take_and_file_names_as_hints(tmp_path, monkeypatch) -> None:
+    from bridge.assist import labeller, pipeline
+    from bridge.session.model import Item, Session, Source, Track
+
+    seen: dict[str, str | None] = {}
+
+    def fake_label_file(path, name_hint=None, **kw):
+        seen[str(path)] = name_hint
+        return labeller.LabelResult("unknown", 0.0, {}, "", {})
+
+    monkeypatch.setattr(labeller, "label_file", fake_label_file)
+    tracks = [Track(guid="{A}", name="Audio 01", index=0, items=[
+                  Item(position_s=0.0, length_s=1.0, name="Bass DI.wav",
+                       source=Source(kind="WAVE", file="Bass DI.wav"))]),
+              Track(guid="{B}", name="Lead Vox", index=1)]
+    session = Session(path=tmp_path / "s.RPP", daw="reaper", tracks=tracks)
+    pipeline.label_stems(session, {"{A}": tmp_path / "a.wav", "{B}": tmp_path / "b.wav"})
+    assert seen == {str(tmp_path / "a.wav"): "Bass DI.wav", str(tmp_path / "b.wav"): "Lead Vox"}

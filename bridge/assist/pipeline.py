@@ -61,7 +61,9 @@ def read_labels(path: str | Path, session: Session) -> dict[str, str]:
 
 
 def label_stems(session: Session, stems: dict[str, Path]) -> tuple[dict[str, str], dict[str, str]]:
-    """Class and evidence for every rendered stem, from the shipped labeller."""
+    """Class and evidence for every rendered stem, from the shipped labeller; the names a
+    person gave the track, its takes and their files are hints (:func:`name_evidence`)."""
+    from bridge.assist.label import name_evidence
     from bridge.assist.labeller import label_file
 
     labels, evidence = {}, {}
@@ -69,7 +71,7 @@ def label_stems(session: Session, stems: dict[str, Path]) -> tuple[dict[str, str
         if track.guid not in stems:
             continue
         try:
-            result = label_file(stems[track.guid], track.name)
+            result = label_file(stems[track.guid], name_evidence(track))
         except Exception as exc:  # the labeller's own errors name the file and the reason
             raise PipelineError(f"labelling {track.name!r} failed: {exc}") from None
         labels[track.guid] = result.label

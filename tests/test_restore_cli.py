@@ -62,6 +62,21 @@ def test_cli_bad_input_is_a_clear_error(tmp_path):
     assert result.exit_code == 2 and "bad.wav" in result.output
 
 
+def test_cli_makes_the_output_folder_and_names_an_unwritable_one(tmp_path):
+    src = tmp_path / "hiss.wav"
+    sf.write(str(src), 0.1 * np.random.default_rng(0).standard_normal(16000), 16000)
+    out = tmp_path / "cleaned" / "day 2" / "hiss.wav"
+    result = CliRunner().invoke(main, ["restore", "denoise", str(src), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sf.info(str(out)).frames == 16000
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(main, ["restore", "denoise", str(src),
+                                       "--out", str(blocker / "x.wav")])
+    assert result.exit_code == 2 and "x.wav" in result.output
+    assert "Traceback" not in result.output and not list(tmp_path.glob("**/*.partial"))
+
+
 def test_chunked_file_matches_whole(tmp_path, monkeypatch):
     x, rate = sf.read(str(require_path(SPEECH)))
     src = tmp_path / "hum.wav"

@@ -171,11 +171,18 @@ def process_file(
     elif ext == ".flac":
         fmt, subtype = "FLAC", "PCM_24"
     all_reports: list[list[RestoreReport]] = []
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RestoreError(f"{dst}: cannot create its folder ({exc.strerror or exc})") from None
     tmp = dst.with_name(dst.name + ".partial")
     try:
-        with sf.SoundFile(str(src)) as fin, sf.SoundFile(
-            str(tmp), "w", rate, info.channels, subtype=subtype, format=fmt
-        ) as fout:
+        try:
+            fout_file = sf.SoundFile(str(tmp), "w", rate, info.channels, subtype=subtype,
+                                     format=fmt)
+        except (RuntimeError, sf.LibsndfileError, TypeError, ValueError) as exc:
+            raise RestoreError(f"{dst}: cannot write {fmt} audio there ({exc})") from None
+        with sf.SoundFile(str(src)) as fin, fout_file as fout:
             total = fin.frames
             carry: np.ndarray | None = None
             start = 0

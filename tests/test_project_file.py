@@ -59,6 +59,14 @@ def test_writing_a_copy_never_touches_the_original(tmp_path: Path):
         apply_plan_to_file(path, plan, out=copy)
 
 
+def test_a_copy_into_a_new_folder_makes_the_folder(tmp_path: Path):
+    path = write_project(tmp_path)
+    copy = tmp_path / "versions" / "day 2" / "song-mixed.RPP"
+    apply_plan_to_file(path, Plan([RenameTrack(track="{A}", name="Kick")]), out=copy)
+    assert load_session(copy).tracks[0].name == "Kick" and path.read_bytes() == PROJECT
+    assert [p.name for p in copy.parent.iterdir()] == ["song-mixed.RPP"]
+
+
 def test_in_place_apply_backs_up_and_is_idempotent(tmp_path: Path):
     path = write_project(tmp_path)
     plan = Plan([SetVolume(track="{A}", volume_db=-3.0)])

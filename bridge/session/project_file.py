@@ -90,12 +90,13 @@ def safe_write(path: str | Path, data: bytes, expected: Fingerprint | None) -> P
 
     ``expected`` is the fingerprint taken when the file was read; if the file now differs,
     :class:`ProjectChangedError` is raised and nothing is written. Pass None only for a file
-    that must not exist yet.
+    that must not exist yet; its folder is made when missing.
     """
     p = Path(path)
     if expected is None:
         if p.exists():
             raise ProjectChangedError(f"{p}: exists already; refusing to overwrite it")
+        p.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(p, data)
         return None
     if not p.exists():

@@ -21,6 +21,8 @@ close together are solved together.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.linalg import solveh_banded
 
 from bridge.restore.ar import ar_order_for, fit_ar, interpolate_clipped, runs
 from bridge.restore.blas import single_threaded
@@ -113,6 +115,178 @@ def _overshoots(x: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndar
     return out
 
 
+ROUNDS = 4
+"""Passes of the consistency rule (a restored sample must not fall back inside the rails)."""
+
+
+def _groups(clipped_runs: list[tuple[int, int]], context: int) -> list[list[int]]:
+    """Runs whose contexts would overlap, joined into stretches that share one AR model (up
+    to :data:`MAX_GROUP` clipped samples each)."""
+    groups: list[list[int]] = []
+    count = 0
+    for a, b in clipped_runs:
+        if groups and a - groups[-1][1] < JOIN * context and count + b - a <= MAX_GROUP:
+            groups[-1][1] = b
+            count += b - a
+        else:
+            groups.append([a, b])
+            count = b - a
+    return groups
+
+
+def _repair(
+    x: np.ndarray, mask: np.ndarray, clipped_runs: list[tuple[int, int]], top: float,
+    bottom: float, order: int, context: int,
+) -> np.ndarray:
+    """One channel with its clipped samples (``mask``) redrawn.
+
+    Each stretch of runs gets its own AR model (from the samples around its runs); the
+    clipped samples are then filled by least squares under the rule that they stay outside
+    the rails (as :func:`~bridge.restore.ar.interpolate_clipped` does for one stretch).
+    Samples of different stretches never meet in those equations, so every stretch of the
+    channel goes into one banded system, solved once per pass of the rule: the answer each
+    stretch would give on its own (to rounding), for one solver call instead of one per
+    stretch and pass."""
+    n = len(x)
+    out = x.copy()
+    peak = max(top, bottom)
+    stretches = []
+    for a, b in _groups(clipped_runs, context):
+        lo, hi = max(a - context, 0), min(b + context, n)
+        if hi - lo - int(np.count_nonzero(mask[lo:hi])) >= order + 4:
+            stretches.append((lo, hi, a, b))
+    fits = _fit_stretches(x, mask, [(lo, hi) for lo, hi, _, _ in stretches], order)
+    groups = []  # (lo, hi, coefficients)
+    unknown, owner = [], []
+    for (lo, hi, a, b), coef in zip(stretches, fits, strict=True):
+        groups.append((lo, hi, coef))
+        where = np.flatnonzero(mask[a:b]) + a
+        unknown.append(where)
+        owner.append(np.full(len(where), len(groups) - 1))
+    if groups:
+        coef = np.stack([g[2] for g in groups])
+        try:
+            _fill(out, np.concatenate(unknown), np.concatenate(owner), coef, top, bottom)
+        except np.linalg.LinAlgError:
+            # (a system that is not numerically positive definite: stretch by stretch,
+            # where the solver falls back to least squares)
+            out = x.copy()
+            for lo, hi, a in groups:
+                known = ~mask[lo:hi]
+                fixed = interpolate_clipped(x[lo:hi], known, a, top, bottom, ROUNDS)
+                out[lo:hi] = np.where(known, x[lo:hi], fixed)
+    # A stretch whose fill ran wild (the model did not fit) is tried again with a lower
+    # order, and left as it was if that fails too.
+    for lo, hi, _ in groups:
+        fixed = out[lo:hi]
+        if np.all(np.isfinite(fixed)) and np.max(np.abs(fixed)) <= 4 * peak:
+            continue
+        seg, known = x[lo:hi], ~mask[lo:hi]
+        coef = fit_ar(seg, known, max(order // 2, 4))
+        fixed = interpolate_clipped(seg, known, coef, top, bottom, ROUNDS)
+        ok = np.all(np.isfinite(fixed)) and np.max(np.abs(fixed)) <= 4 * peak
+        out[lo:hi] = np.where(known, seg, fixed) if ok else seg
+    return out
+
+
+SHORT_STRETCH = 1024
+"""Stretches up to this long have their AR models fitted together (one batched product)."""
+
+
+def _fit_stretches(x: np.ndarray, mask: np.ndarray, spans: list[tuple[int, int]],
+                   order: int) -> list[np.ndarray]:
+    """:func:`~bridge.restore.ar.fit_ar` of ``x[lo:hi]`` (known where ``mask`` is False) for
+    every span: the short ones (most of them: a clipped peak or two and their context) in
+    one batched covariance fit, the long ones one by one."""
+    fits: list[np.ndarray | None] = [None] * len(spans)
+    width = order + 1
+    windows = sliding_window_view(x, width)
+    short: list[tuple[int, np.ndarray]] = []
+    for i, (lo, hi) in enumerate(spans):
+        if hi - lo <= SHORT_STRETCH:
+            holes = np.concatenate([[0], np.cumsum(mask[lo:hi])])
+            starts = lo + np.flatnonzero(holes[width:] == holes[: hi - lo - order])
+            if len(starts) >= 3 * order:
+                short.append((i, starts))
+                continue
+        fits[i] = fit_ar(x[lo:hi], ~mask[lo:hi], order)
+    if short:
+        most = max(len(starts) for _, starts in short)
+        index = np.zeros((len(short), most), np.int64)
+        used = np.zeros((len(short), most, 1))
+        for j, (_, starts) in enumerate(short):
+            index[j, : len(starts)] = starts
+            used[j, : len(starts)] = 1.0
+        rows = windows[index] * used  # (stretches, rows, width); padding rows are zero
+        full = np.matmul(rows.transpose(0, 2, 1), rows)
+        gram = full[:, :-1, :-1][:, ::-1, ::-1].copy()
+        ridge = 1e-5 * np.trace(gram, axis1=1, axis2=2) / order + 1e-12
+        gram[:, np.arange(order), np.arange(order)] += ridge[:, None]
+        coef = np.linalg.solve(gram, full[:, :-1, -1][:, ::-1, None])[:, :, 0]
+        for j, (i, _) in enumerate(short):
+            fits[i] = np.concatenate([[1.0], -coef[j]])
+    return fits  # type: ignore[return-value]
+
+
+def _fill(out: np.ndarray, unknown: np.ndarray, owner: np.ndarray, coef: np.ndarray,
+          top: float, bottom: float) -> None:
+    """Fill ``out`` at the sorted clipped positions ``unknown`` (each with the stretch
+    ``owner`` whose AR coefficients are a row of ``coef``), in place, keeping them outside
+    the rails ``top`` / ``-bottom``."""
+    n = len(out)
+    p = coef.shape[1] - 1
+    corr = np.stack([np.correlate(a, a, mode="full")[p:] for a in coef])  # lags 0..p
+    taps = np.concatenate([corr[:, :0:-1], corr], axis=1)  # lags -p..p
+    sign = np.sign(out[unknown])
+    # Samples closer than p meet in the equations: such a chain is a cluster, solved (and
+    # pinned) on its own.
+    cluster = np.concatenate([[0], np.cumsum(np.diff(unknown) > p)])
+    free = np.ones(len(unknown), bool)
+    active = np.ones(int(cluster[-1]) + 1, bool)
+    flat_corr = corr.ravel()
+    # The signal with p zeros either side; the samples being solved are zeroed in it
+    # while they are solved (only they change from pass to pass).
+    padded = np.zeros(n + 2 * p)
+    padded[p:-p] = out
+    for _ in range(ROUNDS):
+        pick = np.flatnonzero(free & active[cluster])
+        if not len(pick):
+            break
+        at, group = unknown[pick], owner[pick]
+        m = len(at)
+        width = min(p, m - 1)
+        # Upper band (row ``width - d`` holds superdiagonal d): corr[|i - j|] when within p.
+        # Row r of ``before`` holds each unknown's (width - r)-th predecessor.
+        before = sliding_window_view(np.concatenate([np.full(width, -2 * n - 2 * p), at]),
+                                     width + 1).T
+        gap = at[None, :] - before
+        near_enough = gap <= p
+        band = flat_corr[group * (p + 1) + np.minimum(gap, p)] * near_enough
+        band[width] += 1e-9 * np.maximum(corr[group, 0], 1e-30)
+        padded[at + p] = 0.0
+        near = sliding_window_view(padded, 2 * p + 1)[at]
+        # (unknowns are sorted, so each stretch's are one slice: one product per stretch)
+        rhs = np.empty(m)
+        edges = np.flatnonzero(np.diff(group)) + 1
+        for lo, hi in zip(np.r_[0, edges], np.r_[edges, m], strict=True):
+            rhs[lo:hi] = near[lo:hi] @ -taps[group[lo]]
+        y = solveh_banded(band, rhs, overwrite_ab=True, overwrite_b=True, check_finite=False)
+        out[at] = y
+        s = sign[pick]
+        low = ((s > 0) & (y < top)) | ((s < 0) & (y > -bottom))
+        out[at[low & (s > 0)]] = top
+        out[at[low & (s < 0)]] = -bottom
+        padded[at + p] = out[at]
+        free[pick[low]] = False
+        # A cluster with nothing pinned this pass has its answer.
+        still = np.zeros_like(active)
+        still[cluster[pick[low]]] = True
+        active &= still
+    up, down = unknown[sign > 0], unknown[sign < 0]
+    out[up] = np.maximum(out[up], top)
+    out[down] = np.minimum(out[down], -bottom)
+
+
 @single_threaded
 def declip(
     x: np.ndarray, rate: int, *, force: bool = False
@@ -134,7 +308,6 @@ def declip(
     order = ar_order_for(min(rate, 22050))
     out = audio.copy()
     total_runs, total_samples = 0, 0
-    n = audio.shape[0]
     context = max(3 * order, int(0.004 * rate))
     for c in range(audio.shape[1]):
         mask, top, bottom = find_clipping(audio[:, c])
@@ -143,32 +316,7 @@ def declip(
         clipped_runs = runs(mask)
         total_runs += len(clipped_runs)
         total_samples += int(mask.sum())
-        # Join runs whose contexts would overlap: they are solved as one stretch.
-        # (Up to MAX_GROUP clipped samples per stretch: the solve grows with their cube.)
-        groups: list[list[int]] = []
-        count = 0
-        for a, b in clipped_runs:
-            if groups and a - groups[-1][1] < JOIN * context and count + b - a <= MAX_GROUP:
-                groups[-1][1] = b
-                count += b - a
-            else:
-                groups.append([a, b])
-                count = b - a
-        for a, b in groups:
-            lo, hi = max(a - context, 0), min(b + context, n)
-            seg = audio[lo:hi, c]
-            known = ~mask[lo:hi]
-            if known.sum() < order + 4:
-                continue
-            coef = fit_ar(seg, known, order)
-            fixed = interpolate_clipped(seg, known, coef, top, bottom)
-            peak = max(top, bottom)
-            if not np.all(np.isfinite(fixed)) or np.max(np.abs(fixed)) > 4 * peak:
-                coef = fit_ar(seg, known, max(order // 2, 4))
-                fixed = interpolate_clipped(seg, known, coef, top, bottom)
-                if not np.all(np.isfinite(fixed)) or np.max(np.abs(fixed)) > 4 * peak:
-                    continue
-            out[lo:hi, c] = np.where(known, seg, fixed)
+        out[:, c] = _repair(audio[:, c], mask, clipped_runs, top, bottom, order, context)
     changed_db, fraction = change_figures(audio, out)
     clipped_fraction = total_samples / max(audio.size, 1)
     report = RestoreReport(

@@ -17,6 +17,14 @@ block where music sits on a harmonic misses the model there and gets little say 
 model is subtracted with a cross-fade between blocks. What is removed is a fraction of a
 hertz wide around each harmonic, so the music under it stays.
 
+Hum that is there for only part of a take (an amp switched on after a while, a dimmer for a
+few seconds) fails the whole-take tests; a take of about 7.5 s or more is then searched in
+4 s windows (2 s apart) with the same tests, the windows that agree on a fundamental near
+the mains frequency are pooled and tested again, and the hum's regions are the 1 s frames
+where its harmonics stand out. It is modelled and removed in each region on its own, fading
+in and out over half a second; the rest of the take passes unchanged
+(:attr:`HumProfile.regions_s`, and ``hum_regions_s`` in the report).
+
     >>> import numpy as np
     >>> from bridge.restore.corrupt import add_hum, si_sdr_db
     >>> rate = 16000
@@ -36,9 +44,11 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import fft as sp_fft
 from scipy.fft import next_fast_len
 from scipy.signal import resample_poly, spectrogram
 
+from bridge.restore.ar import runs
 from bridge.restore.blas import single_threaded
 from bridge.restore.report import RestoreReport, as_2d, change_figures, channel_mix, restore_shape
 
@@ -52,6 +62,12 @@ STEADY_FUNDAMENTAL = 0.9
 (at least three frames) to count as hum on its own."""
 
 
+INAUDIBLE_UNDER_DB = 70.0
+"""Hum this far under the take's RMS level is not reported: it sits under the dither of a
+16-bit file at any usual level, and at that depth a naive synth's aliased partials or a
+window's leakage line up on a 50 Hz comb by chance (-100 dBFS "hum" under a -14 dBFS note)."""
+
+
 @dataclass
 class HumProfile:
     """The detected hum: fundamental and the harmonic numbers that stand out."""
@@ -60,6 +76,11 @@ class HumProfile:
     harmonics: list[int] = field(default_factory=list)
     prominence_db: list[float] = field(default_factory=list)
     level_dbfs: float = -math.inf
+    regions_s: list[tuple[float, float]] = field(default_factory=list)
+    """Where the hum is (start, end in seconds from the start of the audio it was found in);
+    empty when it runs through the whole take."""
+    duration_s: float | None = None
+    """Length of the audio the profile was found in (its regions apply only to that audio)."""
 
     @property
     def found(self) -> bool:
@@ -134,6 +155,42 @@ def _prominence_many(
     return np.where(inside & has, out, -np.inf)
 
 
+def _prominence_frames(
+    frames: np.ndarray, step_hz: float, f: np.ndarray, f0: float
+) -> np.ndarray:
+    """:func:`_prominence_db` of every frame of ``frames`` (frames, bins) at every frequency
+    in ``f`` at once: ``(frames, len(f))``.
+
+    >>> power = np.ones((2, 4000)); power[:, 400] = 1000.0
+    >>> np.round(_prominence_frames(power, 0.25, np.array([100.0, 150.0]), 50.0), 1).tolist()
+    [[20.5, 0.0], [20.5, 0.0]]
+    """
+    nbins = frames.shape[1]
+    f = np.asarray(f, dtype=np.float64)
+    centre = np.round(f / step_hz).astype(np.int64)
+    half_peak = np.maximum(np.round((0.6 + 0.004 * f) / step_hz).astype(np.int64), 2)
+    half = max(int(f0 / 2 / step_hz), 8)
+    guard = half_peak + max(int(1.0 / step_hz), 2)
+    inside = centre + half_peak + 1 < nbins
+    span = np.arange(-int(half_peak.max()), int(half_peak.max()) + 1)[None, :]
+    at = centre[:, None] + span
+    in_peak = (np.abs(span) <= half_peak[:, None]) & (at >= 0) & (at < nbins)
+    peak = np.sum(frames[:, np.clip(at, 0, nbins - 1)] * in_peak, axis=2)
+    j = np.arange(-half, half)[None, :]
+    pos = centre[:, None] + j
+    valid = ((j <= -guard[:, None] - 1) | (j >= guard[:, None])) & (pos >= 0) & (pos < nbins)
+    count = valid.sum(axis=1)
+    median = np.ones((frames.shape[0], len(f)))
+    # Columns with as many neighbours take one partition-based median together.
+    for size in np.unique(count[count > 0]):
+        cols = np.flatnonzero(count == size)
+        where = pos[cols][valid[cols]].reshape(len(cols), size)
+        median[:, cols] = np.median(frames[:, where], axis=2)
+    floor = median * (2 * half_peak + 1)
+    out = 10 * np.log10(np.maximum(peak, 1e-30) / np.maximum(floor, 1e-30))
+    return np.where(inside & (count > 0), out, -np.inf)
+
+
 @single_threaded
 def detect_hum(
     x: np.ndarray,
@@ -153,21 +210,80 @@ def detect_hum(
     hum), and partials that are all multiples of 3 f0 or more are taken for a note. The
     profile is empty (``found`` is False) when nothing passes."""
     audio, _ = as_2d(x)
-    mono = channel_mix(audio)
+    return _detect_in_mix(channel_mix(audio), rate, freq_hz, search_hz, max_harmonics,
+                          max_freq_hz)
+
+
+def _detect_in_mix(
+    mono: np.ndarray,
+    rate: int,
+    freq_hz: float | None = None,
+    search_hz: tuple[tuple[float, float], ...] = MAINS_SEARCH_HZ,
+    max_harmonics: int = 40,
+    max_freq_hz: float = 3000.0,
+    low: np.ndarray | None = None,
+) -> HumProfile:
+    """:func:`detect_hum` on the channel mix ``mono`` (``low``: the mix already brought down
+    by :func:`_detect_factor`)."""
     if len(mono) < rate // 2:
         return HumProfile(None)
+    duration = len(mono) / rate
+    programme_dbfs = 10 * math.log10(max(float(np.mean(np.square(mono))), 1e-30))
     # Nothing above max_freq_hz is looked at: a lower rate makes the long FFTs cheaper.
-    factor = max(int(rate // (2.4 * max_freq_hz)), 1)
-    if factor > 1:
+    factor = _detect_factor(rate, max_freq_hz)
+    if low is not None:
+        mono = low
+    elif factor > 1:
         mono = resample_poly(mono, 1, factor)
     freqs, frames = _spectrogram(mono, rate / factor)
     step = float(freqs[1] - freqs[0])
+    if freq_hz is not None:
+        search_hz = ((freq_hz * 0.98, freq_hz * 1.02),)
+    settings = (step, rate, search_hz, max_harmonics, max_freq_hz)
+    profile = _detect_in_frames(frames, *settings)
+    if profile.found and min(profile.harmonics) <= 2:
+        profile.regions_s = _hum_regions(frames, step, profile, duration)
+        if profile.regions_s:
+            # Only there for part of the take: its harmonics are judged again on that part
+            # (over the whole take, only those the music also fills may have looked steady).
+            inside = _frames_within(len(frames), profile.regions_s)
+            again = _detect_in_frames(frames[inside], *settings) if inside.sum() >= 3 else None
+            if again is not None and again.found:
+                again.regions_s = _hum_regions(frames, step, again, duration) or [
+                    (0.0, round(duration, 2))]
+                profile = again
+    else:
+        # Not found, or only through partials that the music may hold over the whole take:
+        # the hum may be there for part of it.
+        partial = _find_partial_hum(frames, settings, duration)
+        if partial.found:
+            profile = partial
+    if profile.found and profile.level_dbfs < programme_dbfs - INAUDIBLE_UNDER_DB:
+        # A comb of lines that faint is leakage or aliasing of the music, or hum no one hears.
+        profile = HumProfile(None)
+    profile.duration_s = duration
+    return profile
+
+
+def _detect_factor(rate: float, max_freq_hz: float = 3000.0) -> int:
+    """The decimation :func:`detect_hum` looks at the take with."""
+    return max(int(rate // (2.4 * max_freq_hz)), 1)
+
+
+def _detect_in_frames(
+    frames: np.ndarray,
+    step: float,
+    rate: float,
+    search_hz: tuple[tuple[float, float], ...],
+    max_harmonics: int,
+    max_freq_hz: float,
+) -> HumProfile:
+    """:func:`detect_hum` on power spectra ``frames`` (1 s frames, half overlapping, bins
+    ``step`` Hz apart) of audio sampled at ``rate``."""
     mean = frames.mean(axis=0, keepdims=True)
     # Hum is there in every frame: a candidate whose fundamental and second harmonic both
     # stay down in the median spectrum over the frames is a chord or a held note that is
     # loud for part of the take, not mains.
-    if freq_hz is not None:
-        search_hz = ((freq_hz * 0.98, freq_hz * 1.02),)
     # (only the bins around the first two harmonics are needed)
     low_bins = int(3.0 * max(hi for _, hi in search_hz) / step) + 16
     typical = np.median(frames[:, :low_bins], axis=0) if frames.shape[0] >= 3 else mean[0]
@@ -177,14 +293,13 @@ def detect_hum(
         # Score the first few harmonics: a fundamental with a couple of strong partials at
         # the right spacing beats a lone peak. Lower harmonics count more: hum puts its energy
         # there, and the higher ones land among the music's partials by chance.
-        score = sum(
-            np.maximum(_prominence_many(mean[0], step, k * cand, cand), 0.0) / math.sqrt(k)
-            for k in range(1, 6)
-        )
-        present = np.maximum(
-            _prominence_many(typical, step, cand, cand),
-            _prominence_many(typical, step, 2 * cand, cand),
-        )
+        ks = np.arange(1, 6)
+        each = _prominence_many(mean[0], step, np.outer(ks, cand).ravel(),
+                                np.tile(cand, len(ks))).reshape(len(ks), len(cand))
+        score = sum(np.maximum(each[k - 1], 0.0) / math.sqrt(k) for k in ks)
+        low = _prominence_many(typical, step, np.concatenate([cand, 2 * cand]),
+                               np.tile(cand, 2)).reshape(2, len(cand))
+        present = np.maximum(low[0], low[1])
         score = np.where(present >= PROMINENCE_DB / 2, score, 0.0)
         i = int(np.argmax(score))
         if best is None or score[i] > best[1]:
@@ -203,12 +318,22 @@ def detect_hum(
     many = frames.shape[0] >= 3
     evidence = 0.0  # summed prominence (dB) of the steady harmonics up to the 8th
     steady_first = 0.0  # share of 1 s frames where the fundamental stands out
+    ks = np.arange(1, top + 1)
+    overall = (_prominence_many(mean[0], step, ks * f0, np.full(len(ks), f0)) if top >= 1
+               else np.zeros(0))
+    # Share of 1 s frames in which each harmonic that stands out overall stands out.
+    shares = np.zeros(top)
+    out_overall = np.flatnonzero(overall >= PROMINENCE_DB / 2)
+    if many and len(out_overall):
+        shares[out_overall] = np.mean(
+            _prominence_frames(frames, step, ks[out_overall] * f0, f0) >= PROMINENCE_DB / 2,
+            axis=0)
     for k in range(1, top + 1):
-        p = float(_prominence_db(mean, step, k * f0, f0)[0])
+        p = float(overall[k - 1])
         if p < PROMINENCE_DB / 2:
             continue
         if many:
-            steady = np.mean(_prominence_db(frames, step, k * f0, f0) >= PROMINENCE_DB / 2)
+            steady = float(shares[k - 1])
             if k == 1:
                 steady_first = float(steady)
             if steady < 0.75:
@@ -239,12 +364,159 @@ def detect_hum(
     # at 100 Hz (a saw, a square wave, a clipped sine) has nothing at 50, 150, 250 Hz, while
     # hum always carries its fundamental or its odd harmonics at the mains frequency itself.
     note = note or _note_spacing(harmonics, _harmonic_power_db(mean[0], step, f0, harmonics)) > 1
+    # A comb finer than f0 (peaks a half or a third of the way between the harmonics too) is
+    # a lower note, or a naive synth's aliasing, that happens to cross the mains multiples.
+    note = note or (len(harmonics) >= 3 and _finer_comb(mean[0], step, f0))
     if edge or note or not (len(harmonics) >= 3 or strong_fundamental or enough):
         return HumProfile(None)
     level = 10 * math.log10(
         max(sum(float(mean[0, int(round(k * f0 / step))]) * step * 2 for k in harmonics), 1e-30)
     )
     return HumProfile(f0, harmonics, proms, level)
+
+
+REGION_WINDOW_FRAMES = 7
+"""Hum that runs through only part of a take is looked for in windows of this many 1 s
+frames (4 s), half a window apart, with the same tests as the whole take."""
+MIN_ABSENT_S = 3.0
+"""A hum is taken to be away only over stretches at least this long (shorter gaps are
+music covering it); a hum with no such gap runs through the whole take."""
+MIN_REGION_S = 2.0
+"""Stretches of hum shorter than this are not treated."""
+PRESENCE_DROP_DB = 20.0
+FRAME_HOP_S = 0.5
+PARTIAL_TOLERANCE_HZ = 0.5
+"""Hum found in a few seconds only must lie this close to the middle of its search range."""
+
+
+def _frame_presence(frames: np.ndarray, step: float, profile: HumProfile,
+                    reference: np.ndarray | None = None) -> np.ndarray:
+    """Per 1 s frame: does the hum of ``profile`` show there? At least half of its harmonics
+    up to the 8th stand out by ``PROMINENCE_DB / 2`` and by no less than
+    :data:`PRESENCE_DROP_DB` under their typical prominence in the frames where they
+    stand out (a note's partial that pokes out of the music a little is not the hum that
+    stands far out of the quieter music a few seconds later). With ``reference`` (the
+    frames where the hum was found) the typical prominence is taken there, and the drop
+    allowed is half as large."""
+    f0 = float(profile.fundamental_hz)  # type: ignore[arg-type]
+    # A hum that passed the whole-take tests may change level by several dB; one found
+    # in a few seconds is judged against those seconds.
+    drop_db = PRESENCE_DROP_DB if reference is None else PRESENCE_DROP_DB / 2
+    ks = [k for k in profile.harmonics if k <= 8] or profile.harmonics[:1]
+    proms = _prominence_frames(frames, step, np.asarray(ks) * f0, f0).T
+    standing = proms >= PROMINENCE_DB / 2
+    floor = np.full((len(ks), 1), PROMINENCE_DB / 2)
+    for i in range(len(ks)):
+        typical = standing[i] if reference is None else standing[i] & reference
+        if typical.any():
+            floor[i] = max(PROMINENCE_DB / 2, float(np.median(proms[i, typical])) - drop_db)
+    return np.mean(proms >= floor, axis=0) >= 0.5
+
+
+def _frames_within(count: int, regions_s: list[tuple[float, float]]) -> np.ndarray:
+    """Which of ``count`` 1 s frames (half a second apart) lie mostly inside the regions."""
+    centres = FRAME_HOP_S * np.arange(count) + 0.5
+    inside = np.zeros(count, bool)
+    for start, end in regions_s:
+        inside |= (centres >= start) & (centres <= end)
+    return inside
+
+
+def _hum_regions(
+    frames: np.ndarray, step: float, profile: HumProfile, duration_s: float,
+    reference: np.ndarray | None = None,
+) -> list[tuple[float, float]]:
+    """Where the hum of ``profile`` is, as (start, end) seconds; empty when it never leaves
+    for :data:`MIN_ABSENT_S` or more (it runs through the whole take). ``reference``: see
+    :func:`_frame_presence`."""
+    present = _frame_presence(frames, step, profile, reference)
+    absent_frames = int(math.ceil(MIN_ABSENT_S / FRAME_HOP_S))
+    # Short gaps are music covering the hum: fill them.
+    for a, b in runs(~present):
+        if b - a < absent_frames and a > 0 and b < len(present):
+            present[a:b] = True
+    if not any(b - a >= absent_frames for a, b in runs(~present)):
+        return []
+    regions = []
+    for a, b in runs(present):
+        # Frame i spans [i, i + 2) half-seconds; its middle half is where it speaks for.
+        start = 0.0 if a == 0 else FRAME_HOP_S * a + 0.25
+        end = duration_s if b == len(present) else FRAME_HOP_S * (b - 1) + 0.75
+        if end - start >= MIN_REGION_S:
+            regions.append((round(start, 2), round(min(end, duration_s), 2)))
+    return regions
+
+
+def _find_partial_hum(
+    frames: np.ndarray, settings: tuple, duration_s: float
+) -> HumProfile:
+    """Hum that is there for only part of the take: the whole-take tests run on windows of
+    :data:`REGION_WINDOW_FRAMES` frames; windows that agree on the fundamental (within
+    0.5 Hz) are pooled, the hum must pass the whole-take tests again on the pooled frames,
+    and its regions are then the frames where it shows (:func:`_hum_regions`)."""
+    width = REGION_WINDOW_FRAMES
+    count = frames.shape[0]
+    if count < 2 * width:
+        return HumProfile(None)
+    starts = list(range(0, count - width + 1, (width + 1) // 2))
+    if starts[-1] != count - width:
+        starts.append(count - width)
+    hits = []
+    centres = [(lo + hi) / 2 for lo, hi in settings[2]]
+    for i in starts:
+        found = _detect_in_frames(frames[i : i + width], *settings)
+        if not found.found or min(found.harmonics) > 2:
+            continue
+        f = float(found.fundamental_hz)  # type: ignore[arg-type]
+        # A few seconds give a note near the mains frequency (a G1 at 49 Hz) as good a
+        # chance as the whole take gives hum: here only a fundamental close to the middle
+        # of its search range counts (mains grids hold +-0.2 Hz).
+        if min(abs(f - c) - max(PARTIAL_TOLERANCE_HZ, 0.01 * c) for c in centres) <= 0:
+            hits.append((i, f))
+    if not hits:
+        return HumProfile(None)
+    # The fundamental most windows agree on (a take may hold a second, steadier tone).
+    fs = np.array([f for _, f in hits])
+    f0 = float(fs[np.argmax([(np.abs(fs - f) <= 0.5).sum() for f in fs])])
+    where = np.zeros(count, bool)
+    for i, f in hits:
+        if abs(f - f0) <= 0.5:
+            where[i : i + width] = True
+    profile = _detect_in_frames(frames[where], *settings)
+    if not profile.found or where.all():
+        return profile
+    profile.regions_s = _hum_regions(frames, settings[0], profile, duration_s, where)
+    if not profile.regions_s:
+        # It shows all through the take, yet failed the whole-take tests: a trace the
+        # music covers most of the time (the tail of a ride cymbal), left to those tests.
+        return HumProfile(None)
+    return profile
+
+
+def _finer_comb(power: np.ndarray, step_hz: float, f0: float) -> bool:
+    """Do the points a half, or a third, of the way between the first eight harmonics of
+    ``f0`` stand out of the long-term spectrum ``power`` by :data:`PROMINENCE_DB`, and
+    nearly as far as the harmonics do (medians over the points)? Hum has nothing there.
+
+    >>> step = 0.25
+    >>> freqs = np.arange(0, 2000, step)
+    >>> comb = lambda f: sum(np.exp(-0.5 * ((freqs - k * f) / 0.5) ** 2) for k in range(1, 40))
+    >>> _finer_comb(1e-6 + comb(50.0), step, 50.0), _finer_comb(1e-6 + comb(25.0), step, 50.0)
+    (False, True)
+    """
+    ks = np.arange(1, 9, dtype=np.float64)
+    f = np.concatenate([(ks + q) * f0 for q in (0.0, 0.5, 1 / 3, 2 / 3)])
+    proms = _prominence_many(power, step_hz, f, np.full(len(f), f0))
+    series = float(np.median(proms[:8]))
+    for points in (proms[8:16], proms[16:]):
+        if float(np.median(points)) >= max(PROMINENCE_DB, series - FINER_COMB_GAP_DB):
+            return True
+    return False
+
+
+FINER_COMB_GAP_DB = 6.0
+"""A finer comb counts when its points stand out nearly as far (this much less at most) as
+the harmonics themselves: hum over a note keeps its own teeth well above the note's."""
 
 
 NOTE_GAP_DB = 30.0
@@ -389,7 +661,7 @@ def _amplitudes(
     k = np.arange(1, top + 1)
     for parity, count, at, weight in fold.tilings:
         folded = np.bincount(at, x * weight, count * TABLE)
-        spectrum = np.fft.rfft(folded.reshape(count, TABLE), axis=1)[:, 1 : top + 1]
+        spectrum = sp_fft.rfft(folded.reshape(count, TABLE), axis=1)[:, 1 : top + 1]
         # (undo the box kernel of the nearest-bin folding)
         amps[parity::2] = spectrum / np.sinc(k / TABLE) / norm
     return amps
@@ -401,7 +673,7 @@ def _synthesise(amps: np.ndarray, fold: _Folding, n: int) -> np.ndarray:
     out = np.zeros(n)
     full = np.zeros((amps.shape[0], TABLE // 2 + 1), dtype=np.complex128)
     full[:, 1 : amps.shape[1] + 1] = amps
-    tables = np.fft.irfft(full, TABLE, axis=1) * TABLE / 2
+    tables = sp_fft.irfft(full, TABLE, axis=1) * TABLE / 2
     for parity, _, at, weight in fold.tilings:
         out += tables[parity::2].reshape(-1)[at] * weight
     return out
@@ -447,7 +719,7 @@ def _smooth_blocks(values: np.ndarray, width: int) -> np.ndarray:
     columns = flat.shape[1]
     # Real and imaginary parts go through one transform side by side.
     parts = np.concatenate([flat.real, flat.imag], axis=1) if np.iscomplexobj(flat) else flat
-    smoothed = np.fft.irfft(np.fft.rfft(parts, size, axis=0) * kf, size, axis=0)
+    smoothed = sp_fft.irfft(sp_fft.rfft(parts, size, axis=0) * kf, size, axis=0)
     smoothed = smoothed[shift : shift + count] * inverse_weight
     if np.iscomplexobj(flat):
         out = smoothed[:, :columns] + 1j * smoothed[:, columns:]
@@ -577,16 +849,117 @@ def _level_at_harmonics_db(mono: np.ndarray, rate: float, f0: float,
         mono = resample_poly(mono, 1, factor)
     low_rate = rate / factor
     seg = min(len(mono), int(round(low_rate)))
-    nfft = int(round(4 * low_rate))
+    nfft = next_fast_len(int(round(4 * low_rate)), real=True)
     hop = max(seg // 2, 1)
     window = np.hanning(seg)
     frames = np.lib.stride_tricks.sliding_window_view(mono, seg)[::hop]
     total = np.zeros(nfft // 2 + 1)
     for start in range(0, len(frames), 64):
-        total += np.sum(np.abs(np.fft.rfft(frames[start : start + 64] * window, nfft)) ** 2,
+        total += np.sum(np.abs(sp_fft.rfft(frames[start : start + 64] * window, nfft)) ** 2,
                         axis=0)
     power = _harmonic_power_db(total / max(len(frames), 1), low_rate / nfft, f0, ks)
     return 10 * math.log10(max(sum(10 ** (p / 10) for p in power), 1e-30))
+
+
+REGION_FADE_S = 0.5
+"""Around a stretch of hum (:attr:`HumProfile.regions_s`) the removal fades in and out over
+this long: the stretch's ends are known to about a quarter of a second."""
+
+
+def _regions_here(mono: np.ndarray, rate: int, profile: HumProfile,
+                  low: np.ndarray | None) -> list[tuple[float, float]]:
+    """The profile's regions when it was found in this very audio; otherwise (a profile learnt
+    on another stretch of the file) where its hum shows in this audio (``low``: ``mono``
+    brought down by :func:`_detect_factor`)."""
+    n_s = len(mono) / rate
+    if profile.duration_s is not None and abs(profile.duration_s - n_s) < 1e-6:
+        return list(profile.regions_s)
+    factor = _detect_factor(rate)
+    if low is not None:
+        mono = low
+    elif factor > 1:
+        mono = resample_poly(mono, 1, factor)
+    freqs, frames = _spectrogram(mono, rate / factor)
+    return _hum_regions(frames, float(freqs[1] - freqs[0]), profile, n_s)
+
+
+def _upsample_linear(track: np.ndarray, factor: int, n: int) -> np.ndarray:
+    """``track`` (one value every ``factor`` samples) drawn at every sample by straight
+    lines, held after its last value: ``n`` values (what ``np.interp`` gives, without its
+    search).
+
+    >>> _upsample_linear(np.array([0.0, 3.0, 6.0]), 3, 8).tolist()
+    [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 6.0]
+    """
+    if factor == 1 or len(track) < 2:
+        return np.resize(track, n) if len(track) >= n else np.pad(track, (0, n - len(track)),
+                                                                   mode="edge")
+    steps = np.arange(factor) / factor
+    lines = (track[:-1, None] + np.diff(track)[:, None] * steps[None, :]).ravel()
+    if len(lines) >= n:
+        return lines[:n]
+    return np.concatenate([lines, np.full(n - len(lines), track[-1])])
+
+
+@dataclass
+class _Removal:
+    out: np.ndarray
+    harmonics_removed: int
+    drift_hz: float
+    reduction_db: float
+
+
+def _remove(audio: np.ndarray, rate: int, f0: float, profile: HumProfile,
+            mix: np.ndarray) -> _Removal:
+    """Track the hum of ``profile`` through ``audio`` (frames, channels; ``mix`` is its
+    channel mix), model it per channel and subtract it."""
+    n = audio.shape[0]
+    top = max(int((min(rate / 2, 12000.0) - f0) // f0), 1)
+    block = int(BLOCK_S * rate) // 2 * 2
+    strong = np.asarray(profile.harmonics, dtype=np.int64) - 1
+    # The phase track is measured on the channel mix, at a low rate (the low harmonics
+    # carry it), then brought back to the full rate: the hum is one signal in every channel.
+    factor = max(int(rate // TRACK_RATE), 1)
+    if factor > 1:
+        low = resample_poly(mix, 1, factor)
+        low_rate = rate / factor
+    else:
+        low, low_rate = mix, float(rate)
+    low_top = max(min(TRACK_HARMONICS, int((low_rate / 2 * 0.8 - f0) // f0)), 1)
+    low_block = block // factor // 2 * 2
+    track, drift = _track_phase(low, low_rate, f0, low_block, low_top, strong)
+    # Continue the low-rate track: its phase at each full-rate sample.
+    unwrapped = _upsample_linear(track, factor, n)
+    out = np.empty_like(audio)
+    kept_counts = []
+    fold = _folding(unwrapped, block)
+    removed = np.zeros((fold.blocks, top), dtype=np.complex128)
+    for c in range(audio.shape[1]):
+        amps = _amplitudes(audio[:, c], fold, block, top)
+        keep = _holding(amps)
+        kept_counts.append(int(keep.sum()))
+        hum = np.zeros_like(amps)
+        hum[:, keep] = _hum_model(amps[:, keep])
+        out[:, c] = audio[:, c] - _synthesise(hum, fold, n)
+        removed += hum
+    # What the model took out where the hum was seen: a model that did not lock on (a wrong
+    # fundamental) changes the signal without touching the hum, and must not claim it did.
+    ks = sorted(profile.harmonics)[:8]
+    if (max(ks) + 2) * f0 < low_rate / 2 * 0.8:
+        # Measured on the low-rate mix, less the same hum model drawn at the low rate along
+        # the phase track (the long FFTs of the measure need nothing faster).
+        low_fold = _folding(track, low_block)
+        count = min(low_fold.blocks, removed.shape[0])
+        low_removed = np.zeros((low_fold.blocks, low_top), dtype=np.complex128)
+        low_removed[:count] = removed[:count, :low_top] / audio.shape[1]
+        low_removed[count:] = low_removed[count - 1]
+        before_db = _level_at_harmonics_db(low, low_rate, f0, ks)
+        after = low - _synthesise(low_removed, low_fold, len(low))
+        after_db = _level_at_harmonics_db(after, low_rate, f0, ks)
+    else:
+        before_db = _level_at_harmonics_db(mix, rate, f0, ks)
+        after_db = _level_at_harmonics_db(channel_mix(out), rate, f0, ks)
+    return _Removal(out, max(kept_counts), drift, after_db - before_db)
 
 
 @single_threaded
@@ -599,85 +972,94 @@ def dehum(
 ) -> tuple[np.ndarray, RestoreReport]:
     """Remove hum and its harmonics.
 
+    A hum that is there for only part of the take (an amp switched on later, a dimmer for a
+    few seconds) is removed only where it is, fading in and out over :data:`REGION_FADE_S`;
+    the rest of the take passes unchanged.
+
     Args:
         x: audio, (frames,) or (frames, channels).
         rate: sample rate, Hz.
         freq_hz: the hum fundamental if known (searched +-2 % around it); default: 50/60 Hz.
-        profile: a :class:`HumProfile` from :func:`detect_hum` (a file driver detects once).
+        profile: a :class:`HumProfile` from :func:`detect_hum` (a file driver detects once;
+            when it was found on other audio, its regions are found again in this one).
 
     Returns:
         The audio with the hum subtracted (unchanged when no hum is found) and a report.
     """
     audio, mono = as_2d(x)
+    mix = channel_mix(audio)
+    base = _detect_factor(rate)
+    detect_low = None
+    if base > 1 and (profile is None or profile.found):
+        detect_low = resample_poly(mix, 1, base)
     if profile is None:
-        profile = detect_hum(audio, rate, freq_hz=freq_hz)
+        profile = _detect_in_mix(mix, rate, freq_hz, low=detect_low)
     if not profile.found or audio.shape[0] < rate // 4:
         report = RestoreReport("dehum", False, "no hum found")
         return restore_shape(audio.copy(), mono), report
     f0 = float(profile.fundamental_hz)  # type: ignore[arg-type]
     n = audio.shape[0]
-    top = max(int((min(rate / 2, 12000.0) - f0) // f0), 1)
-    block = int(BLOCK_S * rate) // 2 * 2
-    strong = np.asarray(profile.harmonics, dtype=np.int64) - 1
-    # The phase track is measured on the channel mix, at a low rate (the low harmonics
-    # carry it), then brought back to the full rate: the hum is one signal in every channel.
-    mix = channel_mix(audio)
-    factor = max(int(rate // TRACK_RATE), 1)
-    if factor > 1:
-        low = resample_poly(mix, 1, factor)
-        low_rate = rate / factor
+    regions = _regions_here(mix, rate, profile, detect_low)
+    figures: dict = {
+        "fundamental_hz": round(f0, 3),
+        "strong_harmonics": profile.harmonics,
+        "hum_level_dbfs": round(profile.level_dbfs, 2),
+    }
+    if not regions:
+        done = _remove(audio, rate, f0, profile, mix)
+        out, reduction_db = done.out, done.reduction_db
+        removed, drift = done.harmonics_removed, done.drift_hz
     else:
-        low, low_rate = mix, float(rate)
-    low_top = max(min(TRACK_HARMONICS, int((low_rate / 2 * 0.8 - f0) // f0)), 1)
-    low_block = block // factor // 2 * 2
-    track, drift = _track_phase(low, low_rate, f0, low_block, low_top, strong)
-    # Continue the low-rate track: its phase at each full-rate sample.
-    unwrapped = np.interp(np.arange(n) / factor, np.arange(len(track)), track)
-    out = audio.copy()
-    kept_counts = []
-    fold = _folding(unwrapped, block)
-    for c in range(audio.shape[1]):
-        amps = _amplitudes(audio[:, c], fold, block, top)
-        keep = _holding(amps)
-        kept_counts.append(int(keep.sum()))
-        hum = np.zeros_like(amps)
-        hum[:, keep] = _hum_model(amps[:, keep])
-        out[:, c] = audio[:, c] - _synthesise(hum, fold, n)
-    # What the model took out where the hum was seen: a model that did not lock on (a wrong
-    # fundamental) changes the signal without touching the hum, and must not claim it did.
-    before_db = _level_at_harmonics_db(mix, rate, f0, profile.harmonics)
-    after_db = _level_at_harmonics_db(channel_mix(out), rate, f0, profile.harmonics)
-    reduction_db = after_db - before_db
+        out = audio.copy()
+        fade = int(REGION_FADE_S * rate)
+        removals = []
+        for start_s, end_s in regions:
+            a, b = int(start_s * rate), min(int(end_s * rate), n)
+            lo, hi = max(a - fade, 0), min(b + fade, n)
+            done = _remove(audio[lo:hi], rate, f0, profile, mix[lo:hi])
+            removals.append(done)
+            if not done.reduction_db <= MIN_REDUCTION_DB:
+                continue
+            t = np.arange(lo, hi)
+            weight = np.clip(np.minimum((t - (a - fade)) / max(fade, 1),
+                                        ((b + fade) - t) / max(fade, 1)), 0.0, 1.0)
+            weight[(t >= a) & (t < b)] = 1.0
+            if lo == 0:
+                weight[t < a] = 1.0
+            if hi == n:
+                weight[t >= b] = 1.0
+            out[lo:hi] = audio[lo:hi] + weight[:, None] * (done.out - audio[lo:hi])
+        # (the reduction that counts is the best region's: each was judged on its own)
+        reduction_db = min(r.reduction_db for r in removals)
+        removed = max(r.harmonics_removed for r in removals)
+        drift = max(r.drift_hz for r in removals)
+        figures["hum_regions_s"] = [[a, b] for a, b in regions]
+    figures["hum_reduction_db"] = round(reduction_db, 2)
     if not reduction_db <= MIN_REDUCTION_DB:
         report = RestoreReport(
             "dehum",
             False,
             f"{f0:.2f} Hz hum, but the hum model took out almost nothing at its harmonics "
             f"({reduction_db:+.1f} dB there)",
-            figures={
-                "fundamental_hz": round(f0, 3),
-                "strong_harmonics": profile.harmonics,
-                "hum_level_dbfs": round(profile.level_dbfs, 2),
-                "hum_reduction_db": round(reduction_db, 2),
-            },
+            figures=figures,
         )
         return restore_shape(audio.copy(), mono), report
     changed_db, fraction = change_figures(audio, out)
+    where = ""
+    if regions:
+        where = " in " + ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in regions)
+    figures.update({
+        "prominence_db": profile.prominence_db,
+        "harmonics_removed": removed,
+        "drift_hz": round(drift, 3),
+    })
     report = RestoreReport(
         process="dehum",
         applied=True,
-        found=(f"{f0:.2f} Hz hum, {max(kept_counts)} harmonics, "
+        found=(f"{f0:.2f} Hz hum{where}, {removed} harmonics, "
                f"{-reduction_db:.1f} dB less at its detected harmonics"),
         changed_db=changed_db,
         changed_fraction=fraction,
-        figures={
-            "fundamental_hz": round(f0, 3),
-            "strong_harmonics": profile.harmonics,
-            "prominence_db": profile.prominence_db,
-            "harmonics_removed": max(kept_counts),
-            "hum_level_dbfs": round(profile.level_dbfs, 2),
-            "drift_hz": round(drift, 3),
-            "hum_reduction_db": round(reduction_db, 2),
-        },
+        figures=figures,
     )
     return restore_shape(out, mono), report

@@ -192,13 +192,20 @@ def diagnose(x: np.ndarray, rate: int, *, breaths: bool = True) -> Diagnosis:
 
     hum = detect_hum(audio, rate)
     if hum.found:
-        holds, why = hum_holds(mono, rate, float(hum.fundamental_hz), hum.harmonics)  # type: ignore[arg-type]
+        # A hum there for only part of the take is judged where it is.
+        where = mono
+        if hum.regions_s:
+            where = np.concatenate([mono[int(a * rate) : int(b * rate)] for a, b in hum.regions_s])
+        holds, why = hum_holds(where, rate, float(hum.fundamental_hz), hum.harmonics)  # type: ignore[arg-type]
         if not holds:
             figures["hum_rejected"] = why
             hum = HumProfile(None)
     if hum.found:
         needed.append("dehum")
         findings["dehum"] = f"{hum.fundamental_hz:.2f} Hz hum, harmonics {hum.harmonics[:8]}"
+        if hum.regions_s:
+            findings["dehum"] += " in " + ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in hum.regions_s)
+            figures["hum_regions_s"] = [[a, b] for a, b in hum.regions_s]
         figures["hum_fundamental_hz"] = round(float(hum.fundamental_hz), 3)  # type: ignore[arg-type]
 
     if hum.found:

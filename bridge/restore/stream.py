@@ -96,7 +96,10 @@ def _learn(path: Path, rate: int, names: list[str]) -> dict[str, Any]:
     if "dehum" in names:
         first = next(_blocks(path, int(60 * rate)), None)
         if first is not None:
-            learnt["dehum"] = {"profile": detect_hum(first, rate)}
+            profile = detect_hum(first, rate)
+            # A hum that starts after the first minute is looked for in each chunk.
+            if profile.found:
+                learnt["dehum"] = {"profile": profile}
     return learnt
 
 

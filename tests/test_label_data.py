@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pytest
 from _support import REPO
 
@@ -62,3 +63,42 @@ def test_cross_validation_folds_hold_out_disjoint_training_sources() -> None:
     assert not {f"hydrogen:{k}" for k in data.HYDROGEN_FRESH_KITS} & seen
     assert train_labeller.family("sf2:FluidR3_GM/keys") == "sf2:FluidR3_GM"
     assert train_labeller.family("freepats/brass") == "freepats"
+
+
+@pytest.mark.parametrize(("folder", "stem", "role"), [
+    ("drums", "kick_hard01", "kick"), ("drums", "bassdrum_acoustic02", "kick"),
+    ("drums", "sidestick01", "snare"), ("drums", "nasty_rim01", "snare"),
+    ("drums", "hihat_foot_pedal01", "hihat"), ("drums", "tom_low01", "tom"),
+    ("drums", "ride02", "cymbal"), ("drums", "clav01", "percussion"),
+    ("drums", "zap02", "_other"), ("drums", "nasty_bass01", None),
+    ("instruments", "cello01", "strings"), ("instruments", "church_organ03", "keys"),
+    ("instruments", "steel_guitar_heavy_distorted01", "guitar"),
+    ("instruments", "bassslap02", "bass"), ("instruments", "trumpet01", "brass"),
+    ("instruments", "flute01", "woodwind"), ("beats", "rave_hihat01", "hihat"),
+    ("beats", "jungle01", "drums"), ("bassloops", "tb303_01", "bass"),
+    ("latin", "latin_brass01", "brass"), ("stringsnpads", "juno_pad01", "_other"),
+    ("stringsnpads", "bell_choir01", "_other"), ("stringsnpads", "chorus02", "vocal"),
+    ("stringsnpads", "space_strings03", "strings"), ("misc", "applause01", "_other"),
+    ("effects", "warp01", "_other"), ("waveforms", "sine", None),
+])
+def test_lmms_samples_map_to_classes_by_folder_and_name(folder: str, stem: str,
+                                                       role: str | None) -> None:
+    assert data.lmms_role(folder, stem) == role
+
+
+def test_sparse_copy_rests_between_runs_of_notes() -> None:
+    """A continuously played phrase gets rests of 0.3-3 s: longer, the same notes, and
+    stretches of silence it did not have."""
+    rate = data.RATE
+    t = np.arange(int(0.25 * rate)) / rate
+    note = (np.sin(2 * np.pi * 55 * t) * np.exp(-t / 0.2)).astype(np.float32)
+    phrase = np.concatenate([note] * 24)
+    out = data.sparse(phrase, np.random.default_rng(3))
+    assert len(out) > len(phrase) + int(0.3 * rate)
+    frame = int(0.05 * rate)
+    n = len(out) // frame
+    level = np.sqrt(np.mean(out[: n * frame].reshape(n, frame) ** 2, axis=1))
+    quiet = level < 1e-4
+    runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], quiet, [0]]))))[::2]
+    assert runs.max() * 0.05 >= 0.3
+    assert np.abs(out).max() <= np.abs(phrase).max() + 1e-6

@@ -16,8 +16,11 @@ Every clip is made here, reproducibly (fixed seeds), from what these packages in
   from different seeds and parameter ranges).
 
 The held-out split is by *source* (soundfont, kit, speaker, sample set, synth seed range),
-never by file inside one source. Out-of-vocabulary material (noise, hum, tones, sound effects)
-trains the model's internal ``_other`` class and is reported separately.
+never by file inside one source. Two more held-out splits are sealed: ``fresh`` (four
+hydrogen-drumkits kits and half of freepats) and ``lmms`` (the lmms-common sample library,
+:func:`lmms_clips`). Training clips also get sparse copies with rests (:func:`sparse`).
+Out-of-vocabulary material (noise, hum, tones, sound effects) trains the model's internal
+``_other`` class and is reported separately.
 
 Run through ``tools/train_labeller.py``; this module only makes audio.
 """
@@ -782,6 +785,7 @@ HYDROGEN_FRESH_KITS = ("ColomboAcousticDrumkit", "HardElectro1", "VariBreaks", "
 """hydrogen-drumkits kits sealed for the fresh held-out set: an acoustic kit, an electronic
 kit, a breaks kit and an African percussion set."""
 FREEPATS_CFG = Path("/etc/timidity/freepats.cfg")
+LMMS_SAMPLES = Path("/usr/share/lmms/samples")
 
 # instrument names in drumkit.xml -> role; the first matching rule wins (a "Cowbell" is
 # percussion before "bell" can make it a cymbal, a "Dununba Bell" is a hand drum's bell)
@@ -918,6 +922,7 @@ REQUIREMENTS: tuple[tuple[str, str], ...] = (
     ("espeak-ng", "espeak-ng"),
     ("timidity", "timidity"),
     ("freepats", str(FREEPATS_CFG)),
+    ("lmms-common", str(LMMS_SAMPLES)),
 )
 
 
@@ -963,7 +968,229 @@ def all_clips(seed: int = 1234, scale: float = 1.0) -> Iterator[Clip]:
     for i, kit in enumerate(HYDROGEN_FRESH_KITS):
         yield from hydrogen_kit_clips(kit, FRESH, seed + 60 + i, k(10))
     yield from freepats_clips(FRESH, seed + 70, k(12))
+    # the sealed lmms held-out set (defined after the fresh one)
+    if LMMS_SAMPLES.is_dir():
+        yield from lmms_clips(seed + 80, k(10))
 
 
 def cpu_count() -> int:
     return max(1, min(2, os.cpu_count() or 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# The third held-out set: the LMMS sample library (lmms-common), sealed like the fresh set
+# ---------------------------------------------------------------------------------------------
+
+LMMS = "lmms"
+"""A third held-out split, sealed: the LMMS sample library. Never trained on, never used to
+choose anything; scored on the model shipped when it was defined (the "before" figure) and
+once more on the final model (``tools/train_labeller.py --lmms``)."""
+
+# file-name words -> drum role for lmms' drums/ one-shots (first matching rule wins)
+_LMMS_DRUM_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("percussion", ("clap", "shaker", "wood", "clav", "cowbell", "conga", "bongo")),
+    ("kick", ("kick", "bassdrum")),
+    ("tom", ("tom",)),
+    ("hihat", ("hihat", "hat")),
+    ("cymbal", ("crash", "ride", "splash", "cymbal")),
+    ("snare", ("snare", "sidestick", "rim")),
+    (OTHER, ("zap",)),
+)
+# whole recordings per folder: file-name words -> class (first match; no match -> left out)
+_LMMS_FOLDER_WORDS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "instruments": (("keys", ("piano", "organ", "harpsichord")), ("guitar", ("guitar",)),
+                    ("bass", ("bass",)), ("strings", ("cello", "violin", "viola")),
+                    ("brass", ("trumpet", "trombone", "horn")),
+                    ("woodwind", ("flute", "clarinet", "oboe", "sax"))),
+    "beats": (("hihat", ("hihat",)), ("kick", ("kick",)), ("snare", ("snare",)),
+              ("drums", ("",))),
+    "bassloops": (("bass", ("",)),),
+    "basses": (("bass", ("",)),),
+    "latin": (("guitar", ("guitar",)), ("brass", ("brass",))),
+    # synth pads and bell choirs are no vocabulary instrument; "chorus" files are sung
+    "stringsnpads": ((OTHER, ("pad", "ambient", "drone", "bell")), ("strings", ("string",)),
+                     ("vocal", ("choir", "chorus"))),
+    "effects": ((OTHER, ("",)),),
+    "misc": ((OTHER, ("",)),),
+    "shapes": ((OTHER, ("",)),),
+}
+
+
+def lmms_role(folder: str, stem: str) -> str | None:
+    """The class of an lmms-common sample from its folder and file name, or None (left out).
+
+    ``drums/`` one-shots by file-name word (``kick_hard01`` kick, ``sidestick01`` snare,
+    ``clav01`` claves: percussion, ``zap01`` out of vocabulary); the other folders by the
+    table above (``instruments/cello01`` strings, ``stringsnpads/juno_pad01`` out of
+    vocabulary). ``waveforms/`` (single cycles) and ``drumsynth/`` (presets, not audio) are
+    not used.
+    """
+    low = stem.lower()
+    if folder == "drums":
+        for role, words in _LMMS_DRUM_WORDS:
+            if any(w in low for w in words):
+                return role
+        return None
+    for role, words in _LMMS_FOLDER_WORDS.get(folder, ()):
+        if any(w in low for w in words):
+            return role
+    return None
+
+
+def _load_any(path: Path) -> np.ndarray | None:
+    """Like :func:`load`, or None for the few lmms files nothing here decodes (five are
+    Vorbis inside a WAV header, format tag 0x674F, which neither libsndfile nor ffmpeg
+    reads: drums/kick04, effects/scratch01 and wind_chimes01, instruments/harpsichord01,
+    misc/hit01)."""
+    try:
+        return load(path)
+    except sf.LibsndfileError:
+        return None
+
+
+def _pitched(sample: np.ndarray, semitones: float) -> np.ndarray:
+    """A sampler's pitch change: the sample played faster or slower."""
+    import librosa
+
+    if abs(semitones) < 1e-3:
+        return sample
+    return librosa.resample(sample.astype(np.float64), orig_sr=RATE,
+                            target_sr=int(RATE * 2 ** (-semitones / 12)),
+                            res_type="soxr_mq").astype(np.float32)
+
+
+def sampler_phrase(sample: np.ndarray, rng: np.random.Generator, bass: bool) -> np.ndarray:
+    """One sample played as a sampler plays it: a riff (bass) or melody on a scale, each note
+    the sample pitched, cut at the next note with a short fade."""
+    bpm = rng.uniform(85, 140)
+    step = 60.0 / bpm / (2 if bass else 1)
+    scale = np.array([0, 2, 3, 5, 7, 8, 10, 12, -2, -5])
+    length = rng.uniform(4.0, 7.0)
+    hits: list[tuple[float, np.ndarray, float]] = []
+    t, cache = 0.0, {}
+    fade = int(0.01 * RATE)
+    while t < length:
+        if rng.random() < 0.85:
+            semis = int(rng.choice(scale[:8] if bass else scale))
+            if semis not in cache:
+                cache[semis] = _pitched(sample, semis)
+            n_steps = int(rng.choice([1, 1, 2])) if bass else int(rng.choice([1, 2, 2, 4]))
+            note = cache[semis][: int(n_steps * step * RATE)].copy()
+            if len(note) > fade:
+                note[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
+            hits.append((t, note, float(rng.uniform(0.6, 1.0))))
+            t += n_steps * step
+        else:
+            t += step
+    if not hits:
+        hits.append((0.0, sample, 1.0))
+    return sequence(hits, length)
+
+
+def lmms_clips(seed: int, n_per_class: int) -> Iterator[Clip]:
+    """The sealed lmms-common set (:data:`LMMS` split). The ``drums/`` one-shots are sequenced
+    into role patterns, kit grooves and bare one-shots exactly as a Hydrogen kit is; loops and
+    instrument recordings are clips as they are (long ones cut into at most two 6 s pieces);
+    the short single-note ``instruments/`` and ``basses/`` samples are also played as a
+    sampler plays them (:func:`sampler_phrase`); ``effects/``, ``misc/``, the synth pads and
+    the ``shapes/`` single cycles (bare, and every second one looped into a 2 s tone) are out
+    of the vocabulary."""
+    rng = np.random.default_rng(seed)
+    roles: dict[str, list[np.ndarray]] = {}
+    other: list[tuple[str, np.ndarray]] = []
+    for p in sorted((LMMS_SAMPLES / "drums").glob("*.ogg")):
+        role = lmms_role("drums", p.stem)
+        audio = _load_any(p) if role is not None else None
+        if audio is None:
+            continue
+        if role == OTHER:
+            other.append(("lmms:drums-fx", audio))
+        else:
+            roles.setdefault(role, []).append(audio)
+    yield from sample_pattern_clips(dict(sorted(roles.items())), rng, n_per_class,
+                                    "lmms:drums", LMMS)
+    for src, audio in other:
+        yield Clip(audio, OTHER, src, LMMS, augment=False)
+    for folder in ("instruments", "basses", "bassloops", "beats", "latin", "stringsnpads",
+                   "effects", "misc", "shapes"):
+        for i, p in enumerate(sorted((LMMS_SAMPLES / folder).iterdir())):
+            role = lmms_role(folder, p.stem)
+            if role is None:
+                continue
+            audio = _load_any(p)
+            if audio is None or not audio.size or np.abs(audio).max() < 1e-4:
+                continue
+            src = f"lmms:{folder}"
+            if folder == "shapes":
+                if i % 2:
+                    reps = int(2.0 * RATE / max(1, len(audio))) + 1
+                    yield Clip(np.tile(audio, reps), OTHER, "lmms:shapes-looped", LMMS)
+                else:
+                    yield Clip(audio, OTHER, src, LMMS)
+                continue
+            if folder == "basses" or (folder == "instruments" and len(audio) < 2.5 * RATE):
+                yield Clip(sampler_phrase(audio, rng, bass=role == "bass"), role,
+                           f"{src}-played", LMMS)
+            if folder == "basses":
+                continue  # 0.2-2 s synth-bass one-shots: only played, as above
+            piece = int(6 * RATE)
+            for k in range(max(1, min(2, len(audio) // piece))):
+                seg = audio[k * piece:(k + 1) * piece] if len(audio) > piece else audio
+                yield Clip(seg, role, src, LMMS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sparse phrasing: parts that rest (a bass line with bars of silence, a tom fill every four
+# bars, a singer between lines)
+# ---------------------------------------------------------------------------------------------
+
+def _onsets(audio: np.ndarray) -> np.ndarray:
+    """Sample positions where the 10 ms envelope rises sharply (note or hit starts)."""
+    hop = int(0.01 * RATE)
+    n = len(audio) // hop
+    if n < 3:
+        return np.array([0])
+    env = np.sqrt(np.mean(audio[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1))
+    db = 20 * np.log10(env + 1e-9)
+    rise = np.diff(db, prepend=db[0])
+    on = np.flatnonzero((rise > 6) & (db > db.max() - 40))
+    keep = [int(o) for k, o in enumerate(on) if k == 0 or o - on[k - 1] > 5]
+    return np.array([0] + [o * hop for o in keep if o > 0])
+
+
+def sparse(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The clip played sparsely: runs of it (cut at note starts, 0.3-2 s long) separated by
+    0.3-3 s of silence or room tail, so training sees parts with rests.
+
+    Each run ends with a short release (20-300 ms fade); a rest is silent or, one time in
+    three, a decaying room tail of the run before it.
+    """
+    from scipy.signal import fftconvolve
+
+    starts = _onsets(audio)
+    bounds = np.append(starts, len(audio))
+    out: list[np.ndarray] = []
+    i = 0
+    while i < len(starts):
+        run_s = rng.uniform(0.3, 2.0)
+        j = i + 1
+        while j < len(starts) and (bounds[j] - bounds[i]) / RATE < run_s:
+            j += 1
+        seg = audio[bounds[i]:bounds[j]].astype(np.float32).copy()
+        fade = min(len(seg), int(rng.uniform(0.02, 0.3) * RATE))
+        if fade > 1:
+            seg[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32) ** 2
+        rest = np.zeros(int(rng.uniform(0.3, 3.0) * RATE), np.float32)
+        if rng.random() < 1 / 3 and len(seg):
+            n = int(rng.uniform(0.2, 1.0) * RATE)
+            ir = rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)
+            end = seg[-min(len(seg), RATE // 2):]
+            tail = fftconvolve(end, ir)[len(end):len(end) + len(rest)]
+            # the tail starts 10-30 dB under the run's peak
+            tail *= 10 ** (-rng.uniform(10, 30) / 20) * np.abs(seg).max() / (
+                np.abs(tail).max() + 1e-12)
+            rest[: len(tail)] += tail.astype(np.float32)
+        out += [seg, rest]
+        # sometimes a phrase is skipped altogether (a fill every few bars)
+        i = j + (int(rng.integers(1, 4)) if rng.random() < 0.3 else 0)
+    return np.concatenate(out[:-1]) if len(out) > 1 else audio

@@ -34,12 +34,23 @@ from .names import NameHint, is_generic_name, name_hint
 
 __all__ = [
     "UNKNOWN", "VOCABULARY", "NAME_WEIGHT", "LabelError", "LabelResult", "ModelError",
-    "combine", "is_generic_name", "label_audio", "label_file", "name_hint", "read_mono",
+    "MIN_SOUNDING_S", "combine", "is_generic_name", "label_audio", "label_file", "name_hint",
+    "read_mono", "too_short",
 ]
 
 UNKNOWN = "unknown"
 NAME_WEIGHT = 4.0
 """A class the name points to has its audio probability multiplied by up to 1 + NAME_WEIGHT."""
+
+
+MIN_SOUNDING_S = 0.04
+"""A stem that sounds for less than this in total (seconds, 5 ms frames above the silence
+floor) is ``unknown``: a click or a 10 ms blip is not enough evidence for any instrument."""
+
+
+def too_short(sounding_s: float | None) -> bool:
+    """Whether a stem sounding for ``sounding_s`` seconds is too short to be labelled."""
+    return sounding_s is not None and 0.0 < sounding_s < MIN_SOUNDING_S
 
 
 class LabelError(ValueError):
@@ -151,7 +162,11 @@ def _label_audio(samples: np.ndarray, rate: int, name_hint: str | None,
     label = best
     novelty = float(model.novelty(vec[None, :], np.array([model.classes.index(best)]))[0])
     figures["novelty"] = round(novelty, 3)
-    if novelty > 1.0:
+    figures["sounding_s"] = round(activity.sounding_s or 0.0, 3)
+    if too_short(activity.sounding_s):
+        label = UNKNOWN
+        parts.append(f"too short to tell: {activity.sounding_s * 1000:.0f} ms of sound")
+    elif novelty > 1.0:
         label = UNKNOWN
         parts.append(f"unlike any {best} the model was trained on (novelty {novelty:.1f})")
     elif combined.get(OTHER, 0.0) > confidence:

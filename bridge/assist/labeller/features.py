@@ -50,11 +50,14 @@ SILENCE_DBFS = -65.0
 ACTIVE_BELOW_PEAK_DB = 45.0
 """Frames more than this far below the stem's loudest frame are treated as silence."""
 MAX_REST_S = 1.0
-"""Silent stretches inside the analysed audio are shortened to this (seconds): held-out
-accuracy is unchanged (88.9 / 80.6 % against 89.0 / 80.6 %), and a bass line resting between
-notes is no longer taken for keys."""
+"""Silent stretches inside the analysed audio are shortened to this (seconds), so a part that
+rests for bars does not look sparser than what the model learnt from; validated against 2 s
+and no shortening with sparse training copies (docs/labeller.md)."""
 REST_FRAMES_PER_S = 20
 """The activity frames are 50 ms long."""
+FINE_ACTIVITY_BELOW_S = 0.3
+"""Stems active for less than this (seconds, 50 ms frames) are measured again in 5 ms frames
+(:attr:`StemActivity.sounding_s`): a 10 ms click fills a whole 50 ms frame."""
 
 FEATURES_VERSION = 3
 """Bumped whenever the numbers a stem gives change (a trained model must match)."""
@@ -82,6 +85,9 @@ class StemActivity:
     active_s: float
     peak_dbfs: float
     rms_active_dbfs: float
+    sounding_s: float | None = None
+    """Seconds of 5 ms frames above the silence floor, measured only when the stem is barely
+    active (``active_s`` <= :data:`FINE_ACTIVITY_BELOW_S`); otherwise ``active_s``."""
 
     @property
     def active_ratio(self) -> float:
@@ -111,6 +117,7 @@ def _feature_names() -> tuple[str, ...]:
     names += ["odd_even_db", "harmonic_spread", "vibrato_cents"]
     names += ["mod_2_8hz", "mod_0_2hz", "mod_8_20hz", "harmonic_ratio", "flux_mean", "flux_cv"]
     return tuple(names)
+
 
 
 FEATURE_NAMES: tuple[str, ...] = _feature_names()
@@ -189,7 +196,13 @@ def select_active(y: np.ndarray, rate: int) -> tuple[np.ndarray, StemActivity]:
         start = on[0] * frame
         stop = min(len(sel), (on[-1] + 1) * frame + int(0.2 * rate))
         sel = sel[start:stop]
-    activity = StemActivity(duration, active_s, peak_db, rms_active)
+    sounding = active_s
+    if active_s <= FINE_ACTIVITY_BELOW_S:
+        fine = max(1, int(0.005 * rate))
+        fdb = _frame_rms_db(y, fine)
+        ffloor = max(SILENCE_DBFS, float(fdb.max()) - ACTIVE_BELOW_PEAK_DB)
+        sounding = min(active_s, float((fdb > ffloor).sum() * fine / rate))
+    activity = StemActivity(duration, active_s, peak_db, rms_active, sounding)
     return _shorten_rests(sel, frame, floor), activity
 
 

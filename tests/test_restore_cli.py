@@ -126,3 +126,34 @@ def test_cleanup_plans_new_takes(tmp_path):
     # A second run never overwrites the first new file.
     again = clean_up_items(session, {"{A}": [0]}, process="denoise")
     assert again.plan.edits[0].file != edit.file
+
+
+def _melody(seconds: int, rate: int) -> np.ndarray:
+    """Smoothly enveloped half-second notes with a faint noise floor: nothing to repair."""
+    rng = np.random.default_rng(1)
+    t = np.arange(seconds * rate) / rate
+    pitch = np.repeat(rng.choice([220, 247, 262, 294, 330, 349, 392], seconds * 2), rate // 2)
+    swell = np.tile(np.sin(np.pi * np.arange(rate // 2) / (rate // 2)) ** 2, seconds * 2)
+    return (0.3 * swell[: len(t)] * np.sin(2 * np.pi * np.cumsum(pitch[: len(t)]) / rate)
+            + 1e-4 * rng.standard_normal(len(t)))
+
+
+def test_auto_looks_past_the_first_minute_of_a_long_file(tmp_path):
+    from bridge.restore.corrupt import add_clicks
+    from bridge.restore.stream import diagnose_file
+
+    rate = 8000
+    clean = _melody(130, rate)
+    crackly = clean.copy()
+    crackly[90 * rate:], _ = add_clicks(clean[90 * rate:], rate, count=60, seed=3)
+    sf.write(str(tmp_path / "clean.wav"), clean, rate, subtype="FLOAT")
+    sf.write(str(tmp_path / "late.wav"), crackly, rate, subtype="FLOAT")
+    assert diagnose_file(tmp_path / "clean.wav").needed == []  # more looks, no false alarm
+    late = diagnose_file(tmp_path / "late.wav")
+    assert late.needed == ["declick"] and " s)" in late.findings["declick"]
+    out = tmp_path / "late.fixed.wav"
+    reports, diagnosis = stream.process_file(tmp_path / "late.wav", out, "auto")
+    assert diagnosis is not None and diagnosis.needed == ["declick"]
+    fixed, _ = sf.read(str(out))
+    tail = slice(90 * rate, None)
+    assert si_sdr_db(clean[tail], fixed[tail]) > si_sdr_db(clean[tail], crackly[tail]) + 10

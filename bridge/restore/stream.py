@@ -4,7 +4,9 @@ Memory stays bounded: the file is read in ``CHUNK_S`` pieces with ``OVERLAP_S`` 
 each side; each piece is processed on its own and the pieces are joined with linear
 cross-fades over the overlap. What must be the same for the whole file is learnt once, before
 the processing pass: the noise profile (the median-level profile of the pieces), the hum
-fundamental (from the first minute) and the clipping rails (the whole file's extremes).
+fundamental (from the first minute; when there is none there, each piece looks for its own)
+and the clipping rails (the whole file's extremes). ``auto`` diagnoses the first minute and,
+in a longer file, a few excerpts spread over the rest (:func:`diagnose_file`).
 
     >>> # process_file("take.wav", "take.denoised.wav", "denoise")
 """
@@ -84,6 +86,54 @@ def _blocks(path: Path, size: int) -> Any:
             yield data
 
 
+DIAGNOSE_FIRST_S = 60.0
+"""``auto`` diagnoses the first minute of a file in full ..."""
+
+LATER_LOOKS = 4
+LATER_LOOK_S = 20.0
+"""... and, in a longer file, up to this many excerpts of this length spread over the rest,
+for the defects that may start later (an amp switched on, a cable that starts crackling,
+a louder song that clips): their findings join the first minute's."""
+
+LOCAL_DEFECTS = ("declip", "declick", "dehum")
+"""What a later excerpt may add. The noise floor and breaths are judged on the first minute
+only: more looks at level statistics would mostly add false alarms."""
+
+
+def _excerpt(path: Path, start: int, frames: int) -> np.ndarray:
+    with sf.SoundFile(str(path)) as f:
+        f.seek(start)
+        return f.read(frames, dtype="float64", always_2d=True)
+
+
+def diagnose_file(path: str | Path) -> Diagnosis:
+    """:func:`~bridge.restore.diagnose.diagnose` for a whole file in bounded memory: the first
+    minute, then up to :data:`LATER_LOOKS` excerpts spread over the rest for
+    :data:`LOCAL_DEFECTS` (each finding says where it was heard)."""
+    path = Path(path)
+    info = sf.info(str(path))
+    rate, total = int(info.samplerate), int(info.frames)
+    first = _excerpt(path, 0, int(DIAGNOSE_FIRST_S * rate))
+    if len(first) == 0:
+        raise RestoreError(f"{path}: no audio")
+    diagnosis = diagnose(first, rate)
+    look = int(LATER_LOOK_S * rate)
+    rest = total - len(first) - look
+    if rest < 0:
+        return diagnosis
+    count = min(LATER_LOOKS, 1 + rest // look)
+    starts = [len(first) + (rest * (i + 1)) // (count + 1) for i in range(count)]
+    for start in starts:
+        later = diagnose(_excerpt(path, start, look), rate, breaths=False)
+        for name in LOCAL_DEFECTS:
+            if name in later.needed and name not in diagnosis.needed:
+                diagnosis.needed.append(name)
+                where = f"{start / rate:.0f}-{(start + look) / rate:.0f} s"
+                diagnosis.findings[name] = f"{later.findings.get(name, name)} (at {where})"
+    diagnosis.needed.sort(key=ORDER.index)
+    return diagnosis
+
+
 def _learn(path: Path, rate: int, names: list[str]) -> dict[str, Any]:
     """Whole-file settings for the chunked pass."""
     learnt: dict[str, Any] = {}
@@ -153,10 +203,7 @@ def process_file(
     _refuse_non_finite(src, info.subtype, shown or src)
     diagnosis = None
     if process == "auto":
-        first = next(_blocks(src, int(60 * rate)), None)
-        if first is None:
-            raise RestoreError(f"{src}: no audio")
-        diagnosis = diagnose(first, rate)
+        diagnosis = diagnose_file(src)
         names = list(diagnosis.needed)
     else:
         names = [process]

@@ -90,3 +90,59 @@ def test_any_text_gives_a_valid_hint(text: str) -> None:
        st.integers(min_value=0, max_value=999), st.sampled_from([" ", "_", "-", ""]))
 def test_generic_pattern_with_any_number(word: str, number: int, sep: str) -> None:
     assert is_generic_name(f"{word}{sep}{number:02d}")
+
+
+class _Heard:
+    """The shipped model with its answer for the next stem fixed (probabilities, novelty)."""
+
+    def __init__(self, model, probs: dict[str, float], novelty: float) -> None:
+        import numpy as np
+
+        self._model = model
+        self.classes = model.classes
+        self.min_confidence = model.min_confidence
+        row = np.array([probs.get(c, 0.0) for c in model.classes])
+        self._row = row / row.sum()
+        self._novelty = novelty
+
+    def predict_proba(self, x):
+        import numpy as np
+
+        return np.repeat(self._row[None, :], len(x), axis=0)
+
+    def novelty(self, x, classes):
+        import numpy as np
+
+        return np.full(len(x), self._novelty)
+
+
+def _label_with(monkeypatch, probs: dict[str, float], novelty: float, name: str | None):
+    import numpy as np
+
+    import bridge.assist.labeller as labeller
+
+    heard = _Heard(labeller.load_model(), probs, novelty)
+    monkeypatch.setattr(labeller, "load_model", lambda: heard)
+    rate = 22050
+    t = np.arange(2 * rate) / rate
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t) * (t % 0.5 < 0.3)
+    return labeller.label_audio(tone, rate, name)
+
+
+def test_a_name_that_agrees_lets_an_unfamiliar_sample_through(monkeypatch) -> None:
+    # "kick01.wav" sounding like a kick the model has not heard the like of (novelty 1.4)
+    heard = {"kick": 0.85, "drums": 0.1, "bass": 0.05}
+    assert _label_with(monkeypatch, heard, 1.4, "kick01.wav").label == "kick"
+    assert _label_with(monkeypatch, heard, 1.4, None).label == "unknown"
+    assert _label_with(monkeypatch, heard, 1.4, "snare01.wav").label == "unknown"
+    # far out is still unknown, name or not
+    assert _label_with(monkeypatch, heard, 2.5, "kick01.wav").label == "unknown"
+
+
+def test_audio_must_be_sure_to_overrule_the_name(monkeypatch) -> None:
+    half_sure = {"cymbal": 0.54, "guitar": 0.27, "brass": 0.02, "keys": 0.17}
+    result = _label_with(monkeypatch, half_sure, 0.5, "trumpet01.wav")
+    assert result.label == "unknown" and "overrule" in result.evidence
+    assert _label_with(monkeypatch, half_sure, 0.5, "Audio 12.wav").label == "cymbal"
+    sure = {"cymbal": 0.9, "brass": 0.02, "keys": 0.08}
+    assert _label_with(monkeypatch, sure, 0.5, "trumpet01.wav").label == "cymbal"

@@ -34,13 +34,24 @@ from .names import NameHint, is_generic_name, name_hint
 
 __all__ = [
     "UNKNOWN", "VOCABULARY", "NAME_WEIGHT", "LabelError", "LabelResult", "ModelError",
-    "MIN_SOUNDING_S", "combine", "is_generic_name", "label_audio", "label_file", "name_hint",
-    "read_mono", "too_short",
+    "MIN_SOUNDING_S", "AUDIO_OVERRULES_NAME", "NAME_AGREES_NOVELTY", "combine",
+    "is_generic_name", "label_audio", "label_file", "name_hint", "read_mono", "too_short",
 ]
 
 UNKNOWN = "unknown"
 NAME_WEIGHT = 4.0
 """A class the name points to has its audio probability multiplied by up to 1 + NAME_WEIGHT."""
+
+
+NAME_AGREES_NOVELTY = 2.0
+"""When the name and the audio both say the class, the stem may sit this far from that class's
+training rows (novelty units; 1.0 otherwise) before it counts as unlike them: "kick01.wav" that
+sounds like a kick, from a sample set the model never heard, is a kick."""
+
+AUDIO_OVERRULES_NAME = 0.8
+"""When the name a person gave points to other classes, the audio must be this sure of its own
+class to relabel the stem; below, the answer is ``unknown`` (a trumpet sample the model half
+takes for a cymbal is not renamed "OH" against its file name)."""
 
 
 MIN_SOUNDING_S = 0.04
@@ -163,10 +174,12 @@ def _label_audio(samples: np.ndarray, rate: int, name_hint: str | None,
     novelty = float(model.novelty(vec[None, :], np.array([model.classes.index(best)]))[0])
     figures["novelty"] = round(novelty, 3)
     figures["sounding_s"] = round(activity.sounding_s or 0.0, 3)
+    name_agrees = bool(hint) and best in hint.prior and audio_best == best
+    name_disagrees = bool(hint) and best not in hint.prior
     if too_short(activity.sounding_s):
         label = UNKNOWN
         parts.append(f"too short to tell: {activity.sounding_s * 1000:.0f} ms of sound")
-    elif novelty > 1.0:
+    elif novelty > (NAME_AGREES_NOVELTY if name_agrees else 1.0):
         label = UNKNOWN
         parts.append(f"unlike any {best} the model was trained on (novelty {novelty:.1f})")
     elif combined.get(OTHER, 0.0) > confidence:
@@ -175,6 +188,10 @@ def _label_audio(samples: np.ndarray, rate: int, name_hint: str | None,
     elif confidence < threshold:
         label = UNKNOWN
         parts.append(f"confidence {confidence:.2f} below threshold {threshold:.2f}")
+    elif name_disagrees and audio[best] < AUDIO_OVERRULES_NAME:
+        label = UNKNOWN
+        parts.append(f"the audio ({best} {audio[best]:.2f}) is not sure enough to overrule "
+                     "the name")
     scores = {c: combined.get(c, 0.0) for c in VOCABULARY}
     return LabelResult(label, float(confidence), scores, "; ".join(parts), figures)
 

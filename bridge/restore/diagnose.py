@@ -220,7 +220,7 @@ def diagnose(x: np.ndarray, rate: int, *, breaths: bool = True) -> Diagnosis:
     if math.isfinite(snr) and snr < NOISY_SNR_DB and quiet_db > -80:
         # Broadband and steady: the quiet frames' spectrum is flat-ish, not one tone.
         profile = learn_noise_profile(audio[: min(len(mono), 60 * rate)], rate)
-        power = next(iter(profile.power.values())).mean(axis=0)[1:]
+        power = profile.power[min(profile.power)].mean(axis=0)[1:]  # the shortest frames
         flatness = float(np.exp(np.mean(np.log(power + 1e-30))) / (np.mean(power) + 1e-30))
         figures["noise_flatness"] = round(flatness, 3)
         variation = quiet_variation(mono[: min(len(mono), 60 * rate)], rate)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -96,9 +97,6 @@ class _Heard:
     """The shipped model with its answer for the next stem fixed (probabilities, novelty)."""
 
     def __init__(self, model, probs: dict[str, float], novelty: float) -> None:
-        import numpy as np
-
-        self._model = model
         self.classes = model.classes
         self.min_confidence = model.min_confidence
         row = np.array([probs.get(c, 0.0) for c in model.classes])
@@ -106,19 +104,13 @@ class _Heard:
         self._novelty = novelty
 
     def predict_proba(self, x):
-        import numpy as np
-
         return np.repeat(self._row[None, :], len(x), axis=0)
 
     def novelty(self, x, classes):
-        import numpy as np
-
         return np.full(len(x), self._novelty)
 
 
 def _label_with(monkeypatch, probs: dict[str, float], novelty: float, name: str | None):
-    import numpy as np
-
     import bridge.assist.labeller as labeller
 
     heard = _Heard(labeller.load_model(), probs, novelty)

@@ -232,7 +232,7 @@ def process_file(
                                      format=fmt)
         except (RuntimeError, sf.LibsndfileError, TypeError, ValueError) as exc:
             raise RestoreError(f"{dst}: cannot write {fmt} audio there ({exc})") from None
-        with sf.SoundFile(str(src)) as fin, fout_file as fout:
+        with fout_file as fout, sf.SoundFile(str(src)) as fin:  # output closed on any error
             total = fin.frames
             carry: np.ndarray | None = None
             start = 0

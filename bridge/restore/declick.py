@@ -12,6 +12,11 @@ AR interpolation, each with a model fitted on the 16 ms either side, every click
 channel solved in one batch. A second look at the repaired audio, in the blocks that had
 clicks, finds the clicks that the first one missed next to others.
 
+A synth's sharp edges (a sawtooth's or a pulse's, once a period) fool the AR model as clicks
+do, but they come back every period: events that recur in a steady train are left alone, and
+so is an event that the waveform one period before or after predicts (lag found near the
+block's pitch, so a gliding bass is followed), which a click never is.
+
 Speed: detection runs in single precision, a block's FFT frame serves both the AR fit
 (the Hann window applied as a three-tap kernel on the spectrum, the autocorrelation by a
 DCT-I) and the prediction errors, and blocks are transformed a cache-sized chunk at a
@@ -30,6 +35,7 @@ time.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -87,6 +93,23 @@ HIGHEST_PITCH_HZ = 2000.0
 """Periods of the trains looked for: the pitch range of basses and leads."""
 CONTEXT_MS = 16.0
 """Known audio either side of a click that its repair model is fitted on."""
+PITCH_OVERLAP = 0.25
+"""A block's pitch is looked for only at lags where its window's own autocorrelation is
+at least this (longer periods are measured too unreliably)."""
+PERIODIC_GATE = 0.5
+"""Events are checked against their neighbouring periods in blocks at least this periodic
+(normalised autocorrelation at the pitch period)."""
+PERIODIC_MISS = 0.1
+"""An event the period-aligned prediction misses by less than this share of the AR
+prediction's miss (energy) is part of the waveform."""
+PERIOD_MS = 2.0
+"""Audio either side of an event that the period-aligned match is made on."""
+NEIGHBOUR_SLACK = 0.3
+"""An event is checked against its neighbouring periods when another event lies within
+this share of a period of one period away."""
+LAG_SEARCH = 0.25
+"""How far from the block's pitch period the event's own lag is looked for (a glide moves
+it), relative."""
 
 
 class _Layout(NamedTuple):
@@ -127,12 +150,15 @@ class _Layout(NamedTuple):
 
 class _Scores(NamedTuple):
     """Raw prediction errors of every channel ``(channels, blocks * block)`` and their
-    robust scale per frame ``(channels, blocks * frames per block)``."""
+    robust scale per frame ``(channels, blocks * frames per block)``; each block's
+    windowed autocorrelation at the lags a pitch period is looked for at
+    ``(channels, blocks, lags)`` (see :func:`_pitch_lags`)."""
 
     fwd: np.ndarray
     bwd: np.ndarray
     fwd_scale: np.ndarray
     bwd_scale: np.ndarray
+    autocorr: np.ndarray
 
 
 def _scores(
@@ -152,7 +178,7 @@ def _scores(
     if chosen.size == 0:
         none = np.zeros((chans, count * block), np.float32)
         unit = np.ones((chans, count * per_block), np.float32)
-        return _Scores(none, none.copy(), unit, unit.copy())
+        return _Scores(none, none.copy(), unit, unit.copy(), np.zeros((chans, count, 1)))
     # Single precision is plenty to find where a prediction misses, and twice as fast.
     frames = sliding_window_view(padded, size, axis=1)[:, ::block]
     rows = chans * chosen.size
@@ -166,6 +192,11 @@ def _scores(
     ]
     specs = []
     r = np.empty((rows, order + 1), np.float32)
+    lags = _pitch_lags(block, size)[0]
+    # (at least lag 0 and one more: a very short frame has no pitch lags)
+    lags = lags if lags.size else np.array([1])
+    # Lag 0 first, then the pitch lags.
+    autocorr = np.empty((rows, lags.size + 1), np.float32)
     for span in spans:
         c, lo = divmod(span.start, chosen.size)
         picked = chosen[lo : lo + span.stop - span.start]
@@ -184,7 +215,10 @@ def _scores(
         power = windowed.real**2 + windowed.imag**2
         # The autocorrelation is the inverse transform of the power spectrum; a real, even
         # spectrum makes that a DCT-I.
-        r[span] = sp_fft.dct(power, type=1, axis=1)[:, : order + 1]
+        full = sp_fft.dct(power, type=1, axis=1)
+        r[span] = full[:, : order + 1]
+        autocorr[span, 0] = full[:, 0]
+        autocorr[span, 1:] = full[:, lags[0] : lags[-1] + 1]
         specs.append(spec)
     a = levinson(r, order).astype(np.float32)
     # Prediction errors through the same transform: forward = a * frame (causal
@@ -208,15 +242,61 @@ def _scores(
             energy[span, -1] += np.einsum("ri,ri->r", rest, rest)
     scales = [_local_scale((energy / lengths).reshape(chans, -1)) for energy in energies]
     if blocks is None:
-        return _Scores(fwd.reshape(chans, -1), bwd.reshape(chans, -1), *scales)
+        return _Scores(fwd.reshape(chans, -1), bwd.reshape(chans, -1), *scales,
+                       autocorr.reshape(chans, count, -1))
     # Only some blocks were looked at: the others get no error (and a unit scale).
     out = []
     for part, width, fill in ((fwd, block, 0.0), (bwd, block, 0.0),
-                              (scales[0], per_block, 1.0), (scales[1], per_block, 1.0)):
+                              (scales[0], per_block, 1.0), (scales[1], per_block, 1.0),
+                              (autocorr, autocorr.shape[1], 0.0)):
         full = np.full((chans, count, width), fill, np.float32)
         full[:, chosen] = part.reshape(chans, -1, width)
         out.append(full.reshape(chans, -1))
+    out[-1] = out[-1].reshape(chans, count, -1)
     return _Scores(*out)
+
+
+@functools.lru_cache(maxsize=16)
+def _pitch_lags(block: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The lags (samples) a pitch period is looked for at in a ``block`` whose FFT frame
+    holds ``size`` samples, and the autocorrelation of the frame's Hann window at those
+    lags (normalised to 1 at lag 0): the windowed autocorrelation of a periodic signal falls
+    off with the lag as the window's own does."""
+    rate = block / BLOCK_S
+    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(size) / size)
+    spectrum = np.abs(np.fft.rfft(window, 2 * size)) ** 2
+    own = np.fft.irfft(spectrum)[: size // 2 + 1]
+    own /= own[0]
+    # Lags where the window still overlaps itself well enough to measure anything.
+    lags = np.arange(max(int(rate / HIGHEST_PITCH_HZ), 2),
+                     min(int(rate / LOWEST_PITCH_HZ), size // 2) + 1)
+    # (a run of consecutive lags: the window's autocorrelation only falls)
+    lags = lags[own[lags] >= PITCH_OVERLAP]
+    return lags, own[lags].astype(np.float32)
+
+
+def _block_pitch(autocorr: np.ndarray, lags: tuple[np.ndarray, np.ndarray]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Pitch period (samples) and periodicity (the normalised autocorrelation there, 0..1)
+    of each row of windowed autocorrelations ``autocorr`` (lag 0, then ``lags``): the first
+    peak within 10 % of the highest (a multiple of the period matches as well as the
+    period itself)."""
+    at, own = lags
+    if at.size < 3 or autocorr.shape[1] != at.size + 1:
+        zero = np.zeros(autocorr.shape[0], np.float32)
+        return zero, zero.copy()
+    norm = autocorr[:, 1:] / (np.maximum(autocorr[:, :1], 1e-30) * own)
+    peak = np.zeros_like(norm, dtype=bool)
+    peak[:, 1:-1] = (norm[:, 1:-1] >= norm[:, :-2]) & (norm[:, 1:-1] >= norm[:, 2:])
+    # A bass is smooth: its autocorrelation stays high for the first few lags. A period
+    # comes only after the autocorrelation has dipped (its first trough).
+    trough = np.zeros_like(peak)
+    trough[:, 1:-1] = (norm[:, 1:-1] <= norm[:, :-2]) & (norm[:, 1:-1] <= norm[:, 2:])
+    past = np.cumsum(trough, axis=1) > 0
+    best = np.where(past, norm, -np.inf).max(axis=1, keepdims=True)
+    first = np.argmax(peak & past & (norm >= 0.9 * best), axis=1)
+    rows = np.arange(autocorr.shape[0])
+    return at[first].astype(np.float32), np.clip(norm[rows, first], 0.0, 1.0)
 
 
 def _local_scale(power: np.ndarray) -> np.ndarray:
@@ -317,8 +397,104 @@ def _find_clicks(
         fwd[:order] = 0
         bwd[-order:] = 0
         events = _events(fwd, bwd, fwd_units, bwd_units, threshold, edge, max_len)
-        found.append(_drop_recurring(events, rate, padded[c, lay.lead : lay.lead + n]))
+        audio = padded[c, lay.lead : lay.lead + n]
+        kept = _drop_recurring(events, rate, audio)
+        found.append(_drop_periodic(kept, events, rate, audio, fwd, bwd, lay,
+                                    scores.autocorr[c]))
     return found
+
+
+def _drop_periodic(
+    events: list[tuple[int, int]], found: list[tuple[int, int]], rate: int, x: np.ndarray,
+    fwd: np.ndarray, bwd: np.ndarray, lay: _Layout, autocorr: np.ndarray,
+) -> list[tuple[int, int]]:
+    """``events`` without those the waveform one pitch period earlier or later explains.
+
+    A sharp edge of a sawtooth, a pulse or a hard-synced wave fools the AR model once per
+    period, but it is there again a period before and after, gliding pitch and envelope
+    and all; a click is not. For each event in a periodic block (PERIODIC_GATE), the lag
+    near the block's period that best matches the PERIOD_MS either side of the event and
+    the event itself is found, a three-tap predictor (a fractional delay and a gain)
+    fitted there, and the event dropped when that prediction misses it by less than
+    PERIODIC_MISS of what the AR prediction did. Only events with another one of ``found``
+    (all events, trains included) about a period away are checked: a waveform's edges come
+    in a row, and that keeps the check off nearly every real click."""
+    if not events:
+        return events
+    bounds = np.array(events, dtype=np.int64)
+    blocks = np.minimum(bounds[:, 0] // lay.block, len(autocorr) - 1)
+    # Only the blocks that hold events get their pitch measured.
+    where, which = np.unique(blocks, return_inverse=True)
+    period, periodicity = _block_pitch(autocorr[where], _pitch_lags(lay.block, lay.size))
+    lag, periodicity = period[which].astype(np.int64), periodicity[which]
+    middles = np.array([(a + b) // 2 for a, b in found], dtype=np.int64)
+    mid = (bounds[:, 0] + bounds[:, 1]) // 2
+    near, far = ((1.0 - NEIGHBOUR_SLACK) * lag).astype(np.int64), (
+        (1.0 + NEIGHBOUR_SLACK) * lag).astype(np.int64)
+    neighbour = np.zeros(len(events), bool)
+    for sign in (-1, 1):
+        lo, hi = np.sort([mid + sign * near, mid + sign * far], axis=0)
+        neighbour |= np.searchsorted(middles, hi, side="right") > np.searchsorted(middles, lo)
+    chosen = np.flatnonzero((periodicity >= PERIODIC_GATE) & (lag > 2) & neighbour)
+    if chosen.size == 0:
+        return events
+    miss = _period_miss(x, bounds[chosen], lag[chosen], rate, fwd, bwd)
+    drop = np.zeros(len(events), bool)
+    drop[chosen] = miss < PERIODIC_MISS
+    return [event for event, gone in zip(events, drop, strict=True) if not gone]
+
+
+def _period_miss(
+    x: np.ndarray, bounds: np.ndarray, lag: np.ndarray, rate: int, fwd: np.ndarray,
+    bwd: np.ndarray,
+) -> np.ndarray:
+    """For each event ``bounds`` (rows of start, stop) near pitch period ``lag`` (samples):
+    the energy of the best period-aligned prediction's miss over the event, as a share of
+    the AR prediction errors' (``fwd``, ``bwd``) there; the smaller of the two neighbours
+    (the period before, the period after)."""
+    side = max(int(PERIOD_MS * 1e-3 * rate), 8)
+    length = int((bounds[:, 1] - bounds[:, 0]).max())
+    width = 2 * side + length
+    slack = np.maximum((LAG_SEARCH * lag).astype(np.int64), 2)
+    reach = int(slack.max())
+    starts = bounds[:, 0] - side
+    here = x.take(starts[:, None] + np.arange(width), mode="clip").astype(np.float64)
+    inside = np.arange(width)[None, :] - side
+    event = (inside >= 0) & (inside < (bounds[:, 1] - bounds[:, 0])[:, None])
+    at = starts[:, None] + np.arange(width)
+    errors = (fwd.take(at, mode="clip").astype(np.float64) ** 2
+              + bwd.take(at, mode="clip").astype(np.float64) ** 2) / 2.0
+    ar_miss = np.where(event, errors, 0.0).sum(axis=1)
+    span = width + 2 * reach
+    size = next_fast_len(span + width, real=True)
+    here_spec = np.conj(sp_fft.rfft(here, size, axis=1))
+    best = np.full(len(bounds), np.inf)
+    for sign in (-1, 1):
+        # Candidate lags lag - reach .. lag + reach; segment k starts at offset k.
+        first = starts + sign * lag - reach
+        there = x.take(first[:, None] + np.arange(span), mode="clip").astype(np.float64)
+        corr = sp_fft.irfft(sp_fft.rfft(there, size, axis=1) * here_spec, size, axis=1)
+        corr = corr[:, : 2 * reach + 1]
+        sums = np.concatenate([np.zeros((len(bounds), 1)), np.cumsum(there**2, axis=1)], 1)
+        energy = sums[:, width : width + 2 * reach + 1] - sums[:, : 2 * reach + 1]
+        score = corr / np.sqrt(np.maximum(energy, 1e-30))
+        # Lags outside this event's own search range do not count.
+        offset = np.abs(np.arange(2 * reach + 1)[None, :] - reach)
+        score[offset > slack[:, None]] = -np.inf
+        k = np.clip(np.argmax(score, axis=1), 1, 2 * reach - 1)
+        taps = np.stack(
+            [np.take_along_axis(there, (k + d)[:, None] + np.arange(width)[None, :], axis=1)
+             for d in (-1, 0, 1)], axis=2)
+        flip = taps.transpose(0, 2, 1)
+        gram = flip @ taps
+        lift = 1e-9 * np.trace(gram, axis1=1, axis2=2) + 1e-20
+        gram += lift[:, None, None] * np.eye(3)
+        coef = np.linalg.solve(gram, flip @ here[:, :, None])
+        left = here - (taps @ coef)[:, :, 0]
+        miss = np.where(event, left**2, 0.0).sum(axis=1) / np.maximum(ar_miss, 1e-30)
+        best = np.minimum(best, miss)
+    return best
+
 
 
 def _drop_recurring(
@@ -355,11 +531,13 @@ def _train_members(starts: np.ndarray, rate: int, x: np.ndarray) -> np.ndarray:
     half = max(int(0.5e-3 * rate), 8)
     around = np.arange(-half, half)
 
+    # The waveform around every event, without its mean, read once.
+    shapes = x.take(starts[:, None] + around, mode="clip").astype(np.float64)
+    shapes -= shapes.mean(axis=1, keepdims=True)
+    sizes = np.sqrt(np.einsum("ij,ij->i", shapes, shapes))
+
     def alike(p: int, q: int) -> bool:
-        u = x.take(starts[p] + around, mode="clip").astype(np.float64)
-        v = x.take(starts[q] + around, mode="clip").astype(np.float64)
-        u, v = u - u.mean(), v - v.mean()
-        return float(u @ v) > TRAIN_LIKENESS * math.sqrt(float(u @ u) * float(v @ v)) + 1e-30
+        return float(shapes[p] @ shapes[q]) > TRAIN_LIKENESS * sizes[p] * sizes[q] + 1e-30
 
     for i in range(len(starts)):
         lo = np.searchsorted(starts, starts[i] + shortest)

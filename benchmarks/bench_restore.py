@@ -8,12 +8,16 @@ better); speed: audio seconds per CPU second (x realtime, one process; ours: med
 REPEAT runs). After the table, each case's best anchor is set against ours: SI-SDR gain in
 dB and the speed ratio. Anchors: ffmpeg afftdn,
 adeclick, adeclip, a bandreject comb for hum (one ffmpeg bandreject per harmonic),
-noisereduce (given a 2 s clip of the same noise), sox noisered (profile from that clip).
+noisereduce (given a 2 s clip of the same noise), sox noisered (profile from that clip), and,
+when installed (``pip install --no-deps pyrnnoise``, which ships RNNoise with its trained
+weights), RNNoise: a learnt speech denoiser, 48 kHz only, so its input is resampled.
 """
 
 from __future__ import annotations
 
+import ctypes
 import glob
+import importlib.util
 import platform
 import shutil
 import subprocess
@@ -104,6 +108,50 @@ def noisereduce(x: np.ndarray, rate: int, noise_clip: np.ndarray) -> tuple[np.nd
     return (y.T if x.ndim == 2 else y), time.process_time() - t0
 
 
+def _rnnoise_library() -> ctypes.CDLL | None:
+    """RNNoise from the pyrnnoise wheel, loaded directly: its Python wrapper pulls in plotting
+    and audio-I/O packages the benchmark does not need."""
+    spec = importlib.util.find_spec("pyrnnoise")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "librnnoise.so"
+    if not path.exists():
+        return None
+    lib = ctypes.CDLL(str(path))
+    lib.rnnoise_create.restype = ctypes.c_void_p
+    lib.rnnoise_create.argtypes = [ctypes.c_void_p]
+    lib.rnnoise_destroy.argtypes = [ctypes.c_void_p]
+    lib.rnnoise_process_frame.restype = ctypes.c_float
+    lib.rnnoise_process_frame.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float),
+                                          ctypes.POINTER(ctypes.c_float)]
+    return lib
+
+
+def rnnoise(lib: ctypes.CDLL, x: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
+    """RNNoise per channel at 48 kHz (its only rate; resampling is counted in its time)."""
+    import soxr
+
+    t0 = time.process_time()
+    size = lib.rnnoise_get_frame_size()
+    channels = x.reshape(len(x), -1)
+    out = np.zeros_like(channels)
+    frame_in, frame_out = np.zeros(size, np.float32), np.zeros(size, np.float32)
+    p_in = frame_in.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+    p_out = frame_out.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+    for c in range(channels.shape[1]):
+        # RNNoise works on the 16-bit scale.
+        hi = soxr.resample(channels[:, c], rate, 48000) * 32768.0
+        cleaned = np.zeros_like(hi)
+        state = lib.rnnoise_create(None)
+        for i in range(len(hi) // size):
+            frame_in[:] = hi[i * size: (i + 1) * size]
+            lib.rnnoise_process_frame(state, p_out, p_in)
+            cleaned[i * size: (i + 1) * size] = frame_out
+        lib.rnnoise_destroy(state)
+        out[:, c] = soxr.resample(cleaned / 32768.0, 48000, rate)[: len(x)]
+    return out.reshape(x.shape), time.process_time() - t0
+
+
 def comb(f0: float, harmonics: int = 8) -> str:
     return ",".join(f"bandreject=f={k * f0}:width_type=q:w=30" for k in range(1, harmonics + 1))
 
@@ -137,6 +185,7 @@ def row(case: str, tool: str, clean: np.ndarray, damaged: np.ndarray, out: np.nd
 
 def main() -> None:
     have_ffmpeg, have_sox = shutil.which("ffmpeg"), shutil.which("sox")
+    rnnoise_lib = _rnnoise_library()
     sets = [("speech 16k", *speech()), ("guitar 44.1k stereo", *guitar())]
     for name, x, rate in sets:
         dur = len(x) / rate
@@ -161,6 +210,9 @@ def main() -> None:
                 if have_sox:
                     y, dt = sox_noisered(noisy, rate, clip_noise)
                     row(case, "sox noisered (clip)", x, noisy, y, dt, dur)
+                if rnnoise_lib is not None:
+                    y, dt = rnnoise(rnnoise_lib, noisy, rate)
+                    row(case, "RNNoise (learnt)", x, noisy, y, dt, dur)
         # Hum
         for f0 in (50.0, 60.0):
             hummed = add_hum(x, rate, f0, hum_db=-10.0, drift_hz=0.05, seed=2)

@@ -17,6 +17,15 @@ block where music sits on a harmonic misses the model there and gets little say 
 model is subtracted with a cross-fade between blocks. What is removed is a fraction of a
 hertz wide around each harmonic, so the music under it stays.
 
+Hum too low to stand out of the long-term spectrum (30-35 dB under a voice) is plainly heard
+in the pauses: when the long-term tests fail, the same kind of tests run on the quiet
+spectrum (the 25th percentile of each bin over the frames, where speech and most music
+drop and hum does not), for a fundamental within half a hertz of 50/60 Hz that shows its
+second or third harmonic too and is loud enough to be heard. A take under 2.5 s (one or two
+frames) is looked at again in eight overlapping frames. Harmonics where a held note sits
+(its partial far above the hum's harmonics around it) are left out of the model and of
+the phase track, so the note is not subtracted with the hum.
+
 Hum that is there for only part of a take (an amp switched on after a while, a dimmer for a
 few seconds) fails the whole-take tests; a take of about 7.5 s or more is then searched in
 4 s windows (2 s apart) with the same tests, the windows that agree on a fundamental near
@@ -87,12 +96,15 @@ class HumProfile:
         return self.fundamental_hz is not None and bool(self.harmonics)
 
 
-def _spectrogram(mono: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
-    """Power spectra of 1 s Hann frames (50 % overlap), zero-padded to 0.25 Hz bins."""
+def _spectrogram(mono: np.ndarray, rate: float,
+                 hop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Power spectra of 1 s Hann frames (50 % overlap, or ``hop`` samples apart),
+    zero-padded to 0.25 Hz bins."""
     seg = min(len(mono), int(round(rate)))
     nfft = int(round(4 * rate))
+    overlap = seg // 2 if hop is None else seg - min(max(hop, 1), seg)
     freqs, _, spec = spectrogram(
-        mono, rate, window="hann", nperseg=seg, noverlap=seg // 2, nfft=nfft, mode="psd"
+        mono, rate, window="hann", nperseg=seg, noverlap=overlap, nfft=nfft, mode="psd"
     )
     return freqs, spec.T
 
@@ -241,6 +253,35 @@ def _detect_in_mix(
         search_hz = ((freq_hz * 0.98, freq_hz * 1.02),)
     settings = (step, rate, search_hz, max_harmonics, max_freq_hz)
     profile = _detect_in_frames(frames, *settings)
+    if not profile.found:
+        # Hum too low to stand out of the long-term spectrum may still stand out where the
+        # music pauses (heard in the gaps between words).
+        profile = _detect_in_quiet(frames, *settings, programme_dbfs)
+    if (not profile.found and len(frames) < QUIET_MIN_FRAMES and duration >= SHORT_MIN_S
+            and _line_near_mains(frames.mean(axis=0), step, search_hz)):
+        # A short take gives one or two frames half a second apart: too few to see the hum
+        # hold still. Frames closer together let the same tests look at it; a take this
+        # short has no room for a region of hum either.
+        low_rate = rate / factor
+        hop = max(int((len(mono) - low_rate) / (SHORT_FRAMES - 1)),
+                  int(SHORT_MIN_HOP_S * low_rate))
+        _, dense = _spectrogram(mono, low_rate, hop)
+        profile = _detect_in_frames(dense, *settings)
+        if not profile.found:
+            profile = _detect_in_quiet(dense, *settings, programme_dbfs)
+        # As in a window of a longer take (:func:`_find_partial_hum`): a second or two give a
+        # note near the mains frequency as good a chance as hum, so only a fundamental near
+        # the middle of its search range counts.
+        if profile.found and (
+                not _fundamental_audible(dense, step, float(profile.fundamental_hz),  # type: ignore[arg-type]
+                                         programme_dbfs)
+                or min(profile.harmonics) > 2
+                or not any(abs(float(profile.fundamental_hz) - (lo + hi) / 2)  # type: ignore[arg-type]
+                           <= max(PARTIAL_TOLERANCE_HZ, 0.01 * (lo + hi) / 2)
+                           for lo, hi in search_hz)):
+            profile = HumProfile(None)
+        profile.duration_s = duration
+        return profile
     if profile.found and min(profile.harmonics) <= 2:
         profile.regions_s = _hum_regions(frames, step, profile, duration)
         if profile.regions_s:
@@ -263,6 +304,18 @@ def _detect_in_mix(
         profile = HumProfile(None)
     profile.duration_s = duration
     return profile
+
+
+def _line_near_mains(power: np.ndarray, step_hz: float,
+                     search_hz: tuple[tuple[float, float], ...]) -> bool:
+    """Does anything stand out of the spectrum ``power`` by ``PROMINENCE_DB / 2`` within
+    the tolerance of a mains frequency (the middle of a search range)? A cheap look that
+    spares a short take with nothing there the closer one."""
+    cand = np.concatenate([
+        np.arange(c - max(PARTIAL_TOLERANCE_HZ, 0.01 * c),
+                  c + max(PARTIAL_TOLERANCE_HZ, 0.01 * c) + 1e-9, 0.25)
+        for c in ((lo + hi) / 2 for lo, hi in search_hz)])
+    return bool(np.max(_prominence_many(power, step_hz, cand, cand)) >= PROMINENCE_DB / 2)
 
 
 def _detect_factor(rate: float, max_freq_hz: float = 3000.0) -> int:
@@ -373,6 +426,142 @@ def _detect_in_frames(
         max(sum(float(mean[0, int(round(k * f0 / step))]) * step * 2 for k in harmonics), 1e-30)
     )
     return HumProfile(f0, harmonics, proms, level)
+
+
+QUIET_PERCENTILE = 25.0
+"""The quiet spectrum: in every bin, this percentile of the power over the 1 s frames. A
+steady hum keeps its level in it; speech and music around it, which come and go, drop."""
+QUIET_MIN_FRAMES = 4
+SHORT_MIN_S = 1.25
+SHORT_FRAMES = 8
+SHORT_MIN_HOP_S = 0.05
+"""A take shorter than 2.5 s (under :data:`QUIET_MIN_FRAMES` frames half a second apart)
+whose hum was not found is looked at again in :data:`SHORT_FRAMES` 1 s frames spread over
+it (at least this far apart), from :data:`SHORT_MIN_S` up."""
+QUIET_STEADY = 0.75
+QUIET_HARMONIC_DB = PROMINENCE_DB / 2
+"""Hum found only in the quiet spectrum must show its second or third harmonic there by
+this much too."""
+"""Share of 1 s frames in which the fundamental of a hum found in the quiet spectrum must
+stand out by ``PROMINENCE_DB / 2``: what the quiet spectrum itself asks of it (a quarter
+of the seconds may be covered by a voice's low end or a bass note)."""
+QUIET_TOLERANCE_HZ = 0.5
+"""Hum found only in the quiet spectrum must lie this close to the mains frequency (the
+middle of its search range): no note of an equal-tempered scale tuned near A = 440 Hz
+comes that close to 50 or 60 Hz (G1 is 49.0 Hz, B1 61.7 Hz)."""
+
+
+def _detect_in_quiet(
+    frames: np.ndarray,
+    step: float,
+    rate: float,
+    search_hz: tuple[tuple[float, float], ...],
+    max_harmonics: int,
+    max_freq_hz: float,
+    programme_dbfs: float | None = None,
+) -> HumProfile:
+    """Hum that is too low to stand out of the long-term spectrum, found in the quiet
+    spectrum (:data:`QUIET_PERCENTILE` of the power over the frames, bin by bin): speech
+    and most music leave gaps where a hum 30-40 dB under the take is plainly heard, and
+    there the hum stands far out. Only a fundamental whose peak in the quiet spectrum lies
+    within :data:`QUIET_TOLERANCE_HZ` (1 % at 60 Hz) of the middle of a search range counts
+    (:func:`_peak_near`), it must stand out by 1.5 x :data:`PROMINENCE_DB`
+    in the quiet spectrum, show in the long-term one, and stand out in
+    :data:`QUIET_STEADY` of the frames, and its second or third harmonic must show in the
+    quiet spectrum too (:data:`QUIET_HARMONIC_DB`); the note tests of
+    :func:`_detect_in_frames` apply as they do there."""
+    count = frames.shape[0]
+    if count < QUIET_MIN_FRAMES:
+        return HumProfile(None)
+    centres = [(lo + hi) / 2 for lo, hi in search_hz]
+    nbins = min(int(min(max_freq_hz, rate / 2) / step),
+                int((9 * max(centres) + QUIET_TOLERANCE_HZ * 9) / step) + 64, frames.shape[1])
+    quiet = np.percentile(frames[:, :nbins], QUIET_PERCENTILE, axis=0)
+    mean = frames[:, :nbins].mean(axis=0)
+    best: tuple[float, float, float, float, float] | None = None
+    ks = np.arange(1, 6)
+    for centre in centres:
+        tol = max(QUIET_TOLERANCE_HZ, 0.01 * centre)
+        cand = np.arange(centre - tol, centre + tol + 1e-9, 0.05)
+        each = _prominence_many(quiet, step, np.outer(ks, cand).ravel(),
+                                np.tile(cand, len(ks))).reshape(len(ks), len(cand))
+        score = sum(np.maximum(each[k - 1], 0.0) / math.sqrt(k) for k in ks)
+        i = int(np.argmax(score))
+        if best is None or score[i] > best[1]:
+            best = (float(cand[i]), float(score[i]), centre - tol, centre + tol, centre)
+    assert best is not None
+    f0 = _refine_fundamental(quiet, step, best[0], best[2], best[3])
+    top = min(max_harmonics, 8, int(min(max_freq_hz, rate / 2 - 2 * f0) // f0))
+    if top < 1:
+        return HumProfile(None)
+    hs = np.arange(1, top + 1)
+    in_quiet = _prominence_many(quiet, step, hs * f0, np.full(top, f0))
+    in_mean = _prominence_many(mean, step, hs * f0, np.full(top, f0))
+    shares = np.mean(_prominence_frames(frames, step, hs * f0, f0) >= PROMINENCE_DB / 2,
+                     axis=0)
+    if not (in_quiet[0] >= 1.5 * PROMINENCE_DB and in_mean[0] >= PROMINENCE_DB / 2
+            and shares[0] >= QUIET_STEADY
+            and abs(_peak_near(quiet, step, f0) - best[4]) <= best[3] - best[4]):
+        return HumProfile(None)
+    if top >= 2 and float(np.max(in_quiet[1:3])) < QUIET_HARMONIC_DB:
+        # A lone line at 50/60 Hz this far down: the ear hears hum through its harmonics
+        # (it is 20-30 dB less sensitive at 50-60 Hz than at 100-200 Hz), and a steady
+        # pure tone at the mains frequency is as often part of the recording (a -30 dB
+        # line under a spoken-word take) as leakage someone would want gone.
+        return HumProfile(None)
+    keep = (in_quiet >= PROMINENCE_DB) & (shares >= 0.75)
+    keep[0] = True
+    harmonics = [int(k) for k in hs[keep]]
+    if len(harmonics) >= 3 and (
+            _note_spacing(harmonics, _harmonic_power_db(quiet, step, f0, harmonics)) > 1
+            or _finer_comb(quiet, step, f0)):
+        return HumProfile(None)
+    level = 10 * math.log10(
+        max(sum(float(mean[int(round(k * f0 / step))]) * step * 2 for k in harmonics), 1e-30))
+    if not _fundamental_audible(frames, step, f0, programme_dbfs):
+        return HumProfile(None)
+    return HumProfile(f0, harmonics, [round(float(in_quiet[k - 1]), 1) for k in harmonics],
+                      level)
+
+
+QUIET_AUDIBLE_UNDER_DB = 40.0
+"""Hum found only in the quiet spectrum whose fundamental lies further than this under the
+take's level (the power of every bin up to the top of the frames) is left alone: with the
+take played loud (speech at 80-85 dB SPL) such a fundamental sits under the ear's threshold
+at 50-60 Hz (about 40-44 dB SPL), and at that depth it is more often a trace in a
+recording's own noise floor (a -80 dBFS line under a ringing cymbal) than hum anyone hears."""
+PEAK_SPAN_HZ = 4.0
+
+
+def _fundamental_audible(frames: np.ndarray, step_hz: float, f0: float,
+                         programme_dbfs: float | None = None) -> bool:
+    """Does the fundamental ``f0`` lie within :data:`QUIET_AUDIBLE_UNDER_DB` of the level
+    of the take (``programme_dbfs``, its mean power over the full band; by default what
+    the power spectra ``frames``, bins ``step_hz`` apart, hold)? Hum found only by a
+    closer look is judged on its fundamental alone: partials of the music that happen to
+    sit on its harmonics would make it look louder."""
+    mean = frames.mean(axis=0)
+    programme = (10 * math.log10(max(float(mean.sum()) * step_hz, 1e-30))
+                 if programme_dbfs is None else programme_dbfs)
+    fundamental = _harmonic_power_db(mean, step_hz, f0, [1])[0] + 10 * math.log10(step_hz)
+    return fundamental >= programme - QUIET_AUDIBLE_UNDER_DB
+
+
+def _peak_near(power: np.ndarray, step_hz: float, f: float) -> float:
+    """Where (Hz) the spectrum ``power`` peaks within +-:data:`PEAK_SPAN_HZ` of ``f``. A
+    note a hertz off the mains frequency (a G1 at 49.0 Hz) lends a pick at the edge of the
+    search range a prominence of its own, and a strong note a few hertz away lifts its whole
+    skirt above the median neighbourhood; either way the peak itself lies elsewhere.
+
+    >>> freqs = np.arange(0, 200, 0.25)
+    >>> power = 1e-6 + np.exp(-0.5 * ((freqs - 49.0) / 0.5) ** 2)
+    >>> _peak_near(power, 0.25, 49.5)
+    49.0
+    """
+    centre = int(round(f / step_hz))
+    span = int(round(PEAK_SPAN_HZ / step_hz))
+    lo = max(centre - span, 0)
+    return (lo + int(np.argmax(power[lo : centre + span + 1]))) * step_hz
 
 
 REGION_WINDOW_FRAMES = 7
@@ -551,8 +740,16 @@ def _refine_fundamental(power: np.ndarray, step_hz: float, f0: float, lo: float,
     if a < 1 or b + 1 >= len(power):
         return f0
     i = a + int(np.argmax(power[a : b + 1]))
-    if i in (a, b):  # a slope, not a peak inside the window
-        return f0
+    if i in (a, b):
+        # A slope: the pick sits on the skirt of a peak further out (chance partials of the
+        # music pulled the score there). Climb to that peak, inside the search range.
+        first = max(int(math.floor(k * lo / step_hz)), 1)
+        last = min(int(math.ceil(k * hi / step_hz)), len(power) - 2)
+        move = 1 if i == b else -1
+        while first < i < last and power[i + move] > power[i]:
+            i += move
+        if not first < i < last:
+            return f0
     y0, y1, y2 = np.log(np.maximum(power[i - 1 : i + 2], 1e-30))
     bend = y0 - 2 * y1 + y2
     shift = 0.5 * (y0 - y2) / bend if bend < 0 else 0.0
@@ -747,6 +944,9 @@ def _track_phase(
     steady = _coherence(amps, 7)
     weight = np.abs(pair) * np.minimum(steady[1:], steady[:-1]) ** 2
     weight[:, strong[strong < top]] *= 4.0
+    # A held note sitting on a harmonic would steer the track to its own pitch.
+    music = _music_on_harmonics(amps)
+    weight[:, music] = 0.0
     advance = np.angle(pair) / (2 * np.pi * k * hop / rate)
     weight = weight * (np.abs(advance) < f0 * 0.02)
     dev = np.sum(advance * weight, axis=1) / np.maximum(weight.sum(axis=1), 1e-30)
@@ -764,7 +964,7 @@ def _track_phase(
         # proportion to (k |a_k|)^2 (the phase of a strong, high harmonic is sharpest).
         z = amps * ref.conj()
         err = np.angle(z) / k
-        trust = (k * np.abs(ref)) ** 2 * _coherence(amps, SMOOTH_BLOCKS)
+        trust = (k * np.abs(ref)) ** 2 * _coherence(amps, SMOOTH_BLOCKS) * ~music
         theta = np.sum(err * trust, axis=1) / np.maximum(trust.sum(axis=1), 1e-30)
         theta = _smooth_blocks(theta[:, None], THETA_SMOOTH)[:, 0]
         phase = phase + np.interp(np.arange(n), centres, theta)
@@ -776,6 +976,32 @@ def _holding(amps: np.ndarray) -> np.ndarray:
     mean = np.abs(amps.mean(axis=0)) ** 2
     energy = np.maximum(np.mean(np.abs(amps) ** 2, axis=0), 1e-30)
     return mean / energy > HOLD_FACTOR * 1.5 / max(amps.shape[0], 1)
+
+
+MUSIC_ON_HARMONIC_DB = 20.0
+"""A harmonic whose long-term (phase-held) amplitude stands this far above the median of
+the five harmonics around it is a steady note sitting on it, not hum."""
+
+
+def _music_on_harmonics(amps: np.ndarray) -> np.ndarray:
+    """Which harmonics carry a steady note rather than hum: their long-term amplitude in
+    ``amps`` (blocks, harmonics) stands :data:`MUSIC_ON_HARMONIC_DB` above the median of
+    the five harmonics around them (themselves included). A held note exactly on a hum
+    harmonic (a flute at 200 Hz over 50 Hz hum, the 3rd partial of a 200 Hz note on the
+    10th harmonic of 60 Hz) holds its phase as hum does, and subtracting it would take the
+    note out; hum's own harmonics change by a few dB from one to the next.
+
+    >>> level = np.array([1.0, 0.5, 0.6, 40.0, 0.4, 0.3, 0.35, 0.2])
+    >>> _music_on_harmonics(np.tile(level, (3, 1))).nonzero()[0].tolist()
+    [3]
+    """
+    level = np.abs(amps.mean(axis=0))
+    count = len(level)
+    if count < 3:
+        return np.zeros(count, bool)
+    padded = np.pad(level, 2, mode="edge")
+    around = np.median(np.lib.stride_tricks.sliding_window_view(padded, 5), axis=1)
+    return level > around * 10 ** (MUSIC_ON_HARMONIC_DB / 20)
 
 
 GAIN_BLOCKS = 15
@@ -934,9 +1160,12 @@ def _remove(audio: np.ndarray, rate: int, f0: float, profile: HumProfile,
     kept_counts = []
     fold = _folding(unwrapped, block)
     removed = np.zeros((fold.blocks, top), dtype=np.complex128)
+    on_music = np.zeros(top, bool)
     for c in range(audio.shape[1]):
         amps = _amplitudes(audio[:, c], fold, block, top)
-        keep = _holding(amps)
+        music = _music_on_harmonics(amps)
+        on_music |= music
+        keep = _holding(amps) & ~music
         kept_counts.append(int(keep.sum()))
         hum = np.zeros_like(amps)
         hum[:, keep] = _hum_model(amps[:, keep])
@@ -944,7 +1173,9 @@ def _remove(audio: np.ndarray, rate: int, f0: float, profile: HumProfile,
         removed += hum
     # What the model took out where the hum was seen: a model that did not lock on (a wrong
     # fundamental) changes the signal without touching the hum, and must not claim it did.
-    ks = sorted(profile.harmonics)[:8]
+    # (harmonics left to a note sitting on them are not what the model is judged on)
+    ks = sorted(k for k in profile.harmonics if k > top or not on_music[k - 1])[:8] or sorted(
+        profile.harmonics)[:8]
     if (max(ks) + 2) * f0 < low_rate / 2 * 0.8:
         # Measured on the low-rate mix, less the same hum model drawn at the low rate along
         # the phase track (the long FFTs of the measure need nothing faster).

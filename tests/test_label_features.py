@@ -47,6 +47,37 @@ def test_features_do_not_depend_on_level() -> None:
     assert np.allclose(a, b, atol=1e-3)
 
 
+
+@settings(max_examples=12, deadline=None)
+@given(st.floats(-30.0, -20.0), st.floats(-28.0, 0.0))
+def test_quiet_stems_with_long_decays_label_the_same_at_any_fader(
+    peak_dbfs: float, fader_db: float
+) -> None:
+    """Plucked notes ringing down 60 dB between hits: the quiet tails must count the same
+    whether the stem peaks at -20 dBFS or 28 dB lower (a fader or clip-gain change). Only
+    float32 rounding may differ."""
+    from bridge.assist.labeller import label_audio
+
+    rate = 22050
+    t = np.arange(int(0.8 * rate)) / rate
+    note = np.sin(2 * np.pi * 196 * t) * np.exp(-t * 60 / 20 / 0.8 * np.log(10))
+    x = np.tile(note, 6) * 10 ** (peak_dbfs / 20)
+    a, act_a = analyse(x, rate)
+    b, act_b = analyse(x * 10 ** (fader_db / 20), rate)
+    assert act_a.active_s == act_b.active_s
+    assert np.allclose(a, b, atol=1e-2)
+    first, second = label_audio(x, rate), label_audio(x * 10 ** (fader_db / 20), rate)
+    assert first.label == second.label
+    assert abs(first.confidence - second.confidence) < 0.01
+
+
+def test_an_empty_track_of_low_noise_stays_silent() -> None:
+    hiss = 10 ** (-75 / 20) * np.random.default_rng(2).standard_normal(22050 * 3)
+    vec, activity = analyse(hiss, 22050)
+    assert activity.active_s == 0.0
+    assert not vec.any()
+
+
 def test_stereo_layouts_mix_to_the_same_mono() -> None:
     x = np.random.default_rng(1).standard_normal((1000, 2))
     assert np.allclose(mono(x), mono(x.T))

@@ -46,9 +46,12 @@ MAX_ANALYSIS_S = 15.0
 BLOCK_S = 3.0
 """Active audio is picked in blocks of this length (seconds)."""
 SILENCE_DBFS = -65.0
-"""Frames quieter than this (dBFS RMS) never count as active."""
+"""A stem whose loudest 50 ms frame is quieter than this (dBFS RMS) is empty."""
 ACTIVE_BELOW_PEAK_DB = 45.0
-"""Frames more than this far below the stem's loudest frame are treated as silence."""
+"""Frames more than this far below the stem's loudest frame are treated as silence. Only this
+relative floor decides what is active, so a fader or clip-gain change never changes the
+label (an absolute floor used to cut the tails of quiet stems: a brass section read brass at
+one fader setting and woodwind 6 dB lower)."""
 MAX_REST_S = 1.0
 """Silent stretches inside the analysed audio are shortened to this (seconds), so a part that
 rests for bars does not look sparser than what the model learnt from; validated against 2 s
@@ -59,7 +62,7 @@ FINE_ACTIVITY_BELOW_S = 0.3
 """Stems active for less than this (seconds, 50 ms frames) are measured again in 5 ms frames
 (:attr:`StemActivity.sounding_s`): a 10 ms click fills a whole 50 ms frame."""
 
-FEATURES_VERSION = 3
+FEATURES_VERSION = 5
 """Bumped whenever the numbers a stem gives change (a trained model must match)."""
 HIGH_PASS_HZ = 25.0
 """DC offset and subsonic rumble are removed before measuring: they say nothing about the
@@ -168,10 +171,10 @@ def select_active(y: np.ndarray, rate: int) -> tuple[np.ndarray, StemActivity]:
     frame = max(1, int(0.05 * rate))
     db = _frame_rms_db(y, frame)
     peak_db = float(db.max()) if len(db) else -200.0
-    floor = max(SILENCE_DBFS, peak_db - ACTIVE_BELOW_PEAK_DB)
+    floor = peak_db - ACTIVE_BELOW_PEAK_DB
     active = db > floor
     duration = len(y) / rate
-    if not active.any():
+    if peak_db <= SILENCE_DBFS or not active.any():
         return y[:0], StemActivity(duration, 0.0, peak_db, -200.0)
     active_s = min(float(active.sum() * frame / rate), duration)
     rms_active = float(10 * np.log10(np.mean(10 ** (db[active] / 10))))
@@ -200,7 +203,7 @@ def select_active(y: np.ndarray, rate: int) -> tuple[np.ndarray, StemActivity]:
     if active_s <= FINE_ACTIVITY_BELOW_S:
         fine = max(1, int(0.005 * rate))
         fdb = _frame_rms_db(y, fine)
-        ffloor = max(SILENCE_DBFS, float(fdb.max()) - ACTIVE_BELOW_PEAK_DB)
+        ffloor = float(fdb.max()) - ACTIVE_BELOW_PEAK_DB
         sounding = min(active_s, float((fdb > ffloor).sum() * fine / rate))
     activity = StemActivity(duration, active_s, peak_db, rms_active, sounding)
     return _shorten_rests(sel, frame, floor), activity

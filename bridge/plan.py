@@ -14,6 +14,12 @@ JSON form (the contract every assistant prints)::
 
     {"edits": [{"op": "set_volume", "track": "{GUID}", "track_name": "Audio 1",
                 "reason": "...", "figures": {...}, "volume_db": -6.0}, ...]}
+
+Reading JSON guesses nothing: every field of an op is required except ``track_name``,
+``reason``, ``figures`` and those in :data:`OPTIONAL_FIELDS`; numbers must be finite and in
+range (fader -150..+24 dB or ``-inf``, pan -1..1, EQ 10..24000 Hz, gain -30..+30 dB,
+0 < Q <= 100). One bad edit refuses the whole Plan, named by its number (1-based, as
+:meth:`Plan.describe` counts), op and field: ``edit 2 (set_volume): volume_db is missing``.
 """
 
 from __future__ import annotations
@@ -207,56 +213,157 @@ def parse_color(color: str) -> tuple[int, int, int]:
     return (value >> 16) & 0xFF, (value >> 8) & 0xFF, value & 0xFF
 
 
-def _validate(edit: Edit) -> None:
+VOLUME_MAX_DB = 24.0
+"""The loudest fader value a Plan may ask for (REAPER's fader tops out at +24 dB at most)."""
+VOLUME_MIN_DB = -150.0
+"""The quietest finite fader value (REAPER's fader floor); ``-inf`` means silence."""
+STRICT_JSON_SILENCE_DB = -1000.0
+"""How strict JSON (no infinities) writes a ``-inf`` fader; accepted as silence too."""
+EQ_FREQ_MIN_HZ = 10.0
+EQ_FREQ_MAX_HZ = 24000.0
+"""EQ band frequencies: 10 Hz up to the Nyquist frequency of a 48 kHz session."""
+EQ_GAIN_MAX_DB = 30.0
+"""EQ band gain limit, either way."""
+EQ_Q_MAX = 100.0
+
+OPTIONAL_FIELDS: dict[str, frozenset[str]] = {
+    "add_take": frozenset({"take_name", "source_offset_s"}),
+    "move_to_folder": frozenset({"color"}),
+}
+"""Per op, the fields a JSON edit may leave out (besides ``track_name``, ``reason`` and
+``figures``): every other field must be there, so a missing value is never guessed."""
+
+
+def required_fields(op: str) -> list[str]:
+    """The fields an edit of ``op`` must carry in JSON, in declaration order.
+
+    >>> required_fields("set_volume")
+    ['track', 'volume_db']
+    """
+    cls = EDIT_TYPES[op]
+    common = {"track_name", "reason", "figures"}
+    skip = common | OPTIONAL_FIELDS.get(op, frozenset())
+    return [f.name for f in fields(cls) if f.name not in skip]
+
+
+def _in(value: float, lo: float, hi: float) -> bool:
+    return math.isfinite(value) and lo <= value <= hi
+
+
+def _problem(edit: Edit) -> str | None:
+    """What is wrong with ``edit`` (field first, in plain words), or None."""
     if not edit.track:
-        raise PlanError(f"{edit.op}: no track GUID")
+        return "no track GUID"
     if isinstance(edit, SetColor):
-        parse_color(edit.color)
-    elif isinstance(edit, SetVolume):
-        if not math.isfinite(edit.volume_db) and edit.volume_db != -math.inf:
-            raise PlanError(f"set_volume: volume_db {edit.volume_db} is not a number")
+        return _color_problem("color", edit.color)
+    if isinstance(edit, SetVolume):
+        v = edit.volume_db
+        if math.isnan(v):
+            return "volume_db nan is not a finite number"
+        if v not in (-math.inf, STRICT_JSON_SILENCE_DB) and not _in(v, VOLUME_MIN_DB,
+                                                                    VOLUME_MAX_DB):
+            return (f"volume_db {v:g} is outside {VOLUME_MIN_DB:g}..+{VOLUME_MAX_DB:g} dB "
+                    "(-inf for silence)")
     elif isinstance(edit, SetPan):
-        if not -1.0 <= edit.pan <= 1.0:
-            raise PlanError(f"set_pan: pan {edit.pan} outside -1..1")
+        if not _in(edit.pan, -1.0, 1.0):
+            return f"pan {edit.pan:g} outside -1..1"
     elif isinstance(edit, SetEqBand):
         if edit.band_type not in BAND_TYPES:
-            raise PlanError(f"set_eq_band: band_type {edit.band_type!r} not in {BAND_TYPES}")
+            return f"band_type {edit.band_type!r} not in {BAND_TYPES}"
         if edit.band < 0:
-            raise PlanError(f"set_eq_band: band {edit.band} < 0")
-        if not (edit.freq_hz > 0 and edit.q > 0):
-            raise PlanError("set_eq_band: freq_hz and q must be > 0")
+            return f"band {edit.band} < 0"
+        if not _in(edit.freq_hz, EQ_FREQ_MIN_HZ, EQ_FREQ_MAX_HZ):
+            return (f"freq_hz {edit.freq_hz:g} is outside {EQ_FREQ_MIN_HZ:g}.."
+                    f"{EQ_FREQ_MAX_HZ:g} Hz")
+        if not _in(edit.gain_db, -EQ_GAIN_MAX_DB, EQ_GAIN_MAX_DB):
+            return (f"gain_db {edit.gain_db:g} is outside -{EQ_GAIN_MAX_DB:g}.."
+                    f"+{EQ_GAIN_MAX_DB:g} dB")
+        if not (_in(edit.q, 0.0, EQ_Q_MAX) and edit.q > 0):
+            return f"q {edit.q:g} must be above 0 and at most {EQ_Q_MAX:g}"
     elif isinstance(edit, RenameTrack):
+        if not edit.name.strip():
+            return "name is empty: a rename needs the new name"
         if "\n" in edit.name or "\r" in edit.name:
-            raise PlanError("rename_track: a name cannot hold a line break")
+            return "a name cannot hold a line break"
+    elif isinstance(edit, AddTake):
+        if edit.item < 0:
+            return f"item {edit.item} < 0"
+        if not edit.file.strip():
+            return "file is empty: a take needs an audio file"
+        offset = edit.source_offset_s
+        if offset is not None and not _in(offset, 0.0, math.inf):
+            return f"source_offset_s {offset:g} must be a finite number of seconds >= 0"
+    elif isinstance(edit, InsertMidiItem):
+        if not _in(edit.position_s, 0.0, math.inf):
+            return f"position_s {edit.position_s:g} must be a finite number of seconds >= 0"
+        if not edit.file.strip():
+            return "file is empty: a MIDI item needs a .mid file"
     elif isinstance(edit, MoveToFolder):
         if not edit.folder.strip() or "\n" in edit.folder or "\r" in edit.folder:
-            raise PlanError("move_to_folder: the folder needs a one-line name")
+            return "the folder needs a one-line name"
         if edit.color:
-            parse_color(edit.color)
+            return _color_problem("color", edit.color)
+    return None
+
+
+def _color_problem(name: str, color: str) -> str | None:
+    try:
+        parse_color(color)
+    except PlanError:
+        return f"{name} {color!r} is not #RRGGBB"
+    return None
+
+
+def _validate(edit: Edit) -> None:
+    problem = _problem(edit)
+    if problem is not None:
+        raise PlanError(f"{edit.op}: {problem}")
+
+
+class _EditError(PlanError):
+    """What is wrong with one JSON edit, before the edit's number and op are put in front."""
+
+    def __init__(self, op: str | None, problem: str):
+        super().__init__(f"{op}: {problem}" if op else problem)
+        self.op = op
+        self.problem = problem
 
 
 def edit_from_dict(data: dict[str, Any]) -> Edit:
-    """Build one edit from its JSON object, checking the op and its fields."""
+    """Build one edit from its JSON object, checking the op, its fields and their values.
+
+    Every field of the op is required except ``track_name``, ``reason``, ``figures`` and the
+    ones :data:`OPTIONAL_FIELDS` names; numbers must be finite and in range (a fader of
+    ``-inf`` dB, written ``-Infinity``, or ``-1000`` in strict JSON, is silence).
+    """
     if not isinstance(data, dict):
-        raise PlanError(f"an edit must be a JSON object, got {type(data).__name__}")
+        raise _EditError(None, f"an edit must be a JSON object, got {type(data).__name__}")
     op = data.get("op")
-    cls = EDIT_TYPES.get(op)  # type: ignore[arg-type]
+    cls = EDIT_TYPES.get(op) if isinstance(op, str) else None
     if cls is None:
-        raise PlanError(f"unknown op {op!r}; known: {', '.join(EDIT_TYPES)}")
+        raise _EditError(None, f"unknown op {op!r}; known: {', '.join(EDIT_TYPES)}")
     if not data.get("track"):
-        raise PlanError(f"{op}: no track GUID")
+        raise _EditError(op, "no track GUID")
     names = {f.name for f in fields(cls)}
     unknown = set(data) - names - {"op"}
     if unknown:
-        raise PlanError(f"{op}: unknown field(s) {', '.join(sorted(unknown))}")
+        raise _EditError(op, f"unknown field(s) {', '.join(sorted(unknown))}")
     for name, value in data.items():
         if name != "op" and not _has_type(value, _field_types(cls)[name]):
-            raise PlanError(f"{op}: {name} is {value!r}, not {_type_name(_field_types(cls)[name])}")
+            raise _EditError(
+                op, f"{name} is {value!r}, not {_type_name(_field_types(cls)[name])}")
+    missing = [name for name in required_fields(op) if name not in data]
+    if missing:
+        raise _EditError(op, f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                             "missing (required: no value is assumed)")
+    values = {k: v for k, v in data.items() if k != "op"}
     try:
-        edit = cls(**{k: v for k, v in data.items() if k != "op"})
+        edit = cls(**values)
     except TypeError as exc:
-        raise PlanError(f"{op}: {exc}") from None
-    _validate(edit)
+        raise _EditError(op, str(exc)) from None
+    problem = _problem(edit)
+    if problem is not None:
+        raise _EditError(op, problem)
     return edit
 
 
@@ -339,11 +446,12 @@ class Plan:
         if not isinstance(data, dict) or not isinstance(data.get("edits"), list):
             raise PlanError('a Plan is a JSON object {"edits": [...]}')
         edits = []
-        for i, item in enumerate(data["edits"]):
+        for i, item in enumerate(data["edits"], start=1):  # numbered as describe() shows them
             try:
                 edits.append(edit_from_dict(item))
-            except PlanError as exc:
-                raise PlanError(f"edit {i}: {exc}") from None
+            except _EditError as exc:
+                where = f"edit {i} ({exc.op})" if exc.op else f"edit {i}"
+                raise PlanError(f"{where}: {exc.problem}") from None
         return cls(edits)
 
     @classmethod

@@ -61,7 +61,8 @@ def test_describe_reads_like_a_dry_run():
     ('{"edits": [{"op": "set_pan", "track": "{A}", "pan": 3}]}', "outside -1..1"),
     ('{"edits": [{"op": "set_color", "track": "{A}", "color": "red"}]}', "#RRGGBB"),
     ('{"edits": [{"op": "set_volume", "track": "{A}", "volume": 1}]}', "unknown field"),
-    ('{"edits": [{"op": "set_eq_band", "track": "{A}", "band_type": "tilt"}]}', "band_type"),
+    ('{"edits": [{"op": "set_eq_band", "track": "{A}", "band": 0, "band_type": "tilt", '
+     '"freq_hz": 100, "gain_db": 0, "q": 1}]}', "band_type"),
     ('{"edits": [{"op": "rename_track", "name": "x"}]}', "no track"),
     ("{nope", "not JSON"),
 ])
@@ -86,7 +87,7 @@ def test_wrongly_typed_values_are_refused_with_the_field_named():
     for edit, message in cases:
         with pytest.raises(PlanError, match=message):
             Plan.from_dict({"edits": [edit]})
-    ok = Plan.from_dict({"edits": [{"op": "add_take", "track": "{A}", "file": "x.wav",
+    ok = Plan.from_dict({"edits": [{"op": "add_take", "track": "{A}", "item": 0, "file": "x.wav",
                                     "source_offset_s": None},
                                    {"op": "set_volume", "track": "{A}", "volume_db": -6}]})
     assert len(ok) == 2

@@ -181,8 +181,10 @@ def plan_from_labels(labels: list[TrackLabel], session: Session, *,
                      folders: bool = False) -> Plan:
     """Rename and colour the labelled tracks; unknown ones and errors are left alone.
 
-    With ``folders``, every family with two or more labelled tracks also goes into a folder
-    track of its own (``move_to_folder``: "DRUMS", "VOCALS", ...).
+    With ``folders``, every family with two or more labelled top-level tracks also goes into a
+    folder track of its own (``move_to_folder``: "DRUMS", "VOCALS", ...). Tracks inside or
+    opening/closing a folder, and families whose folder name a folder track already has, are
+    left out: the project-file writer and the REAPER action would leave them in place.
     """
     labelled = {t.track.guid for t in labels}
     taken = {t.name for t in session.tracks if t.guid not in labelled and t.name}
@@ -207,18 +209,44 @@ def plan_from_labels(labels: list[TrackLabel], session: Session, *,
                               reason=f"{family} family ({r.label} {r.confidence:.2f})",
                               figures={"family": family, "label": r.label}))
     if folders:
-        plan.extend(_folder_edits([t for t in labels if t.track.guid in names]))
+        plan.extend(_folder_edits([t for t in labels if t.track.guid in names], session))
     return plan
 
 
-def _folder_edits(labels: list[TrackLabel]) -> list[MoveToFolder]:
+FOLDER_MIN_TRACKS = 2
+"""A folder of one track only adds a row; the project-file writer and the REAPER action
+leave such a folder unmade, so it is not proposed."""
+
+
+def free_for_folder(session: Session) -> set[str]:
+    """GUIDs of the tracks a new folder may take: top-level tracks that neither open nor close
+    a folder. The appliers leave every other track where it is (nesting into an engineer's
+    own folders is the engineer's call), so only these are proposed."""
+    free: set[str] = set()
+    depth = 0  # unclamped, like the file writer: a stray close leaves what follows alone
+    for track in session.tracks:
+        if track.folder_depth == 0 and depth == 0:
+            free.add(track.guid)
+        depth += track.folder_depth
+    return free
+
+
+def _folder_edits(labels: list[TrackLabel], session: Session) -> list[MoveToFolder]:
+    """Family folders the appliers will make: only free tracks, only names no folder of the
+    project has yet, and only families with two or more such tracks."""
+    if session.daw != "reaper":  # Ardour has no folder tracks
+        return []
+    free = free_for_folder(session)
+    folder_names = {t.name.casefold() for t in session.tracks if t.is_folder}
     by_family: dict[str, list[TrackLabel]] = {}
     for t in labels:
-        if t.result is not None:
-            by_family.setdefault(FAMILIES[t.result.label], []).append(t)
+        if t.result is not None and t.track.guid in free:
+            family = FAMILIES[t.result.label]
+            if FAMILY_FOLDERS[family].casefold() not in folder_names:
+                by_family.setdefault(family, []).append(t)
     edits = []
     for family, group in by_family.items():
-        if len(group) < 2:
+        if len(group) < FOLDER_MIN_TRACKS:
             continue
         for t in group:
             r = t.result

@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from bridge.plan import Plan, SetVolume
+from bridge.plan import VOLUME_MAX_DB, VOLUME_MIN_DB, Plan, SetVolume
 from bridge.session.model import Session, Track
 
 DEFAULT_TARGETS_PATH = Path(__file__).with_name("mix_targets.toml")
@@ -472,11 +472,14 @@ def starter_mix(
             move = anchor_lufs - own[guid]
             capped = abs(move) > cap + 1e-6
             move = max(-cap, min(cap, move)) + trim_db
-            out[guid] = (rows[guid].fader_db + move, capped)
+            fader = rows[guid].fader_db + move
+            # A fader cannot go past the Plan's range: the move stops there and says so.
+            capped = capped or fader > VOLUME_MAX_DB
+            out[guid] = (min(max(fader, VOLUME_MIN_DB), VOLUME_MAX_DB), capped)
         if trim_db:
             # tracks that are heard but not levelled (unknown class, keep) come down too
             for guid in trim_only:
-                out[guid] = (rows[guid].fader_db + trim_db, False)
+                out[guid] = (max(rows[guid].fader_db + trim_db, VOLUME_MIN_DB), False)
         return out
 
     def gains_for(faders: Mapping[str, tuple[float, bool]]) -> dict[str, float]:
@@ -531,7 +534,7 @@ def starter_mix(
         row = rows[track.guid]
         if row.skipped:
             if trim < 0 and track.guid in trim_only:
-                row.new_fader_db = round(row.fader_db + trim, 2)
+                row.new_fader_db = round(max(row.fader_db + trim, VOLUME_MIN_DB), 2)
                 row.trim_db = trim
                 plan.add(SetVolume(
                     track=row.guid, track_name=row.name, volume_db=row.new_fader_db,

@@ -17,7 +17,8 @@ import click
 @click.option("--smoothing", type=click.FloatRange(min=0.02), default=1 / 3, show_default=True,
               help="Smoothing width in octaves.")
 @click.option("--bands", "max_bands", type=click.IntRange(1, 8), default=8, show_default=True)
-@click.option("--max-gain-db", type=click.FloatRange(min=1.0), default=12.0, show_default=True)
+@click.option("--max-gain-db", type=click.FloatRange(1.0, 30.0), default=12.0, show_default=True,
+              help="Largest boost or cut per EQ band (dB; a Plan holds at most 30).")
 @click.option("--drums", is_flag=True,
               help="Match drums: use the percussive part (HPSS) of the reference.")
 @click.option("--track", default=None,

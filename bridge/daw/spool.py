@@ -31,8 +31,8 @@ import logging
 import math
 import os
 import re
+import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -40,7 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bridge.plan import Plan
+from bridge.plan import STRICT_JSON_SILENCE_DB, Plan
+from bridge.session.project_file import temp_file_beside
 
 log = logging.getLogger(__name__)
 
@@ -100,22 +101,21 @@ def default_spool_dir() -> Path:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON so a reader sees the old file or the whole new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_file_beside(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, ensure_ascii=False, allow_nan=False)
             fh.flush()
             os.fsync(fh.fileno())
+        if path.exists():
+            shutil.copymode(path, tmp)
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        tmp.unlink(missing_ok=True)
         raise
 
 
-WIRE_SILENCE_DB = -1000.0
+WIRE_SILENCE_DB = STRICT_JSON_SILENCE_DB
 """-inf dB on the wire (strict JSON has no infinities); REAPER treats anything below its
 -150 dB fader floor as silence."""
 

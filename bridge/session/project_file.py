@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,9 +69,33 @@ def make_backup(path: Path) -> Path:
     return target
 
 
+NEW_FILE_MODE = 0o666
+"""Mode a new file is created with, before the umask: what any program's new file gets."""
+
+
+def temp_file_beside(path: Path) -> tuple[int, Path]:
+    """Create an empty temporary file in ``path``'s folder; returns (descriptor, its path).
+
+    Unlike :func:`tempfile.mkstemp` (always 0600), the file gets ``0666 & ~umask`` from the
+    system like any new file, so a new project or copy is as readable as one the DAW saves.
+    """
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         NEW_FILE_MODE)
+        except FileExistsError:
+            continue
+        return fd, tmp
+    raise FileExistsError(f"{path.parent}: no free temporary file name")
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename.
+
+    A replaced file keeps its mode; a new one gets the mode any new file gets (umask).
+    """
+    fd, tmp = temp_file_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -81,7 +105,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             shutil.copymode(path, tmp)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -94,3 +94,36 @@ def channel_mix(audio: np.ndarray) -> np.ndarray:
 
 def restore_shape(y: np.ndarray, mono: bool) -> np.ndarray:
     return y[:, 0] if mono else y
+
+
+@dataclass
+class OutputReport:
+    """How a result was written: the container and sample format, the processed audio's peak
+    and the one gain applied to the whole file when that peak did not fit the format.
+
+    ``gain_db`` is 0.0 unless the format holds no samples beyond full scale (FLAC, integer
+    PCM, Ogg Vorbis, MP3) and the processed peak (``peak_dbfs``) was over 0 dBFS: then every
+    sample is lowered by the same amount instead of clipping the peaks.
+
+        >>> str(OutputReport("out.flac", "FLAC", "PCM_24", peak_dbfs=6.6, gain_db=-6.6))
+        'output: lowered 6.6 dB as a whole (peak +6.6 dBFS does not fit FLAC PCM_24)'
+    """
+
+    path: str
+    format: str
+    subtype: str
+    peak_dbfs: float = -math.inf
+    gain_db: float = 0.0
+    note: str = ""
+    """Anything else worth saying (a WAV too large for RIFF written as RF64)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self))
+
+    def __str__(self) -> str:
+        if self.gain_db < 0.0:
+            text = (f"output: lowered {-self.gain_db:.1f} dB as a whole (peak "
+                    f"{self.peak_dbfs:+.1f} dBFS does not fit {self.format} {self.subtype})")
+        else:
+            text = f"output: {self.format} {self.subtype}"
+        return f"{text}; {self.note}" if self.note else text

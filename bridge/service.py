@@ -35,8 +35,8 @@ from bridge.daw.live import (  # noqa: F401  (re-exported: the service's public 
     daw_running,
     default_transport,
 )
-from bridge.plan import Edit, Plan, PlanError
-from bridge.watch.jobs import JobQueue, JobResult, LabelJob, ProposalMemory
+from bridge.plan import Edit, Plan, PlanError, RenameTrack
+from bridge.watch.jobs import JobQueue, JobResult, LabelJob, ProposalMemory, edit_value
 from bridge.watch.observer import ProjectWatcher
 from bridge.watch.saves import OwnWrites
 
@@ -75,9 +75,13 @@ def merge_plans(old: Plan, new: Plan) -> Plan:
 
 
 class MergingPending:
-    """The pending-plan store (:class:`bridge.daw.pending.PendingPlans`), but ``put`` adds to
-    the plan already waiting instead of replacing it: a later save must not throw away
-    edits an earlier one left for "Apply pending plan"."""
+    """The pending-plan store (:class:`bridge.daw.pending.PendingPlans`) as a save sees it.
+
+    ``put`` adds to the plan already waiting (a newer edit of the same kind for a track wins).
+    ``replace_labels`` swaps the label edits waiting for the newest whole label plan: names
+    are numbered over the whole session, so an earlier "Snare" may have to become "Snare 1",
+    and a track named by hand since must lose its waiting rename. Edits of other kinds
+    (levels, EQ, routing) stay in both cases."""
 
     def __init__(self, folder: Path) -> None:
         from bridge.daw.pending import PendingPlans
@@ -97,13 +101,49 @@ class MergingPending:
         return self.store.path_for(project)
 
     def put(self, project: str | Path, plan: Plan, *, title: str = PENDING_TITLE) -> Path:
+        merged = merge_plans(self._waiting(project), plan)
+        return self.store.put(project, merged, title=title)
+
+    def replace_labels(self, project: str | Path, plan: Plan, *,
+                       title: str = PENDING_TITLE) -> tuple[Path, int, list[str]]:
+        """Replace the label edits waiting for ``project`` (renames, colours, folders) by
+        ``plan``, the whole label plan as it stands now; edits of other kinds stay.
+
+        Returns (where, edits waiting, what became of the earlier renames, in words)."""
+        old = self._waiting(project)
+        kept = [e for e in old if e.op not in LABEL_OPS]
+        new = Plan([*kept, *plan])
+        where = self.store.put(project, new, title=title)
+        return where, len(new), _label_changes(old, new)
+
+    def _waiting(self, project: str | Path) -> Plan:
         try:
             found = self.store.get(project)
         except PlanError as exc:
             log.warning("%s; replacing it", exc)
             found = None
-        merged = merge_plans(found[0], plan) if found else plan
-        return self.store.put(project, merged, title=title)
+        return found[0] if found else Plan()
+
+
+LABEL_OPS = frozenset({"rename_track", "set_color", "move_to_folder"})
+"""The edits a save's labelling decides: a pending plan's edits of these kinds are replaced as
+a whole by the newest labelling; other kinds (levels, EQ, routing) are left where they are."""
+
+
+def _label_changes(old: Plan, new: Plan) -> list[str]:
+    """What became of the renames waiting in ``old`` now that ``new`` waits instead."""
+    renames = {e.track: e for e in new if isinstance(e, RenameTrack)}
+    notes: list[str] = []
+    for edit in old:
+        if not isinstance(edit, RenameTrack):
+            continue
+        now = renames.get(edit.track)
+        who = edit.track_name or edit.track
+        if now is None:
+            notes.append(f"{who}: {edit.name!r} withdrawn")
+        elif now.name != edit.name:
+            notes.append(f"{who}: {edit.name!r} is now {now.name!r}")
+    return notes
 
 
 # -- the service -----------------------------------------------------------------------------
@@ -136,7 +176,11 @@ class BridgeService:
         self.queue = JobQueue(self._handle)
         self.watcher = ProjectWatcher(self.folders, self._saved, debounce_s=config.debounce_s,
                                       recursive=config.recursive, own_writes=self.own_writes,
-                                      ignore=[config.data_dir])
+                                      ignore=[config.data_dir],
+                                      sources=self.memory.projects_using)
+        self.settle_s = max(0.5, 2.0 * config.debounce_s)
+        """How long a project that does not parse right after a change is given to settle
+        before it is read once more (an editor writing it in place may not be done)."""
         self._transport_factory = transport_factory or default_transport
         self._transports: dict[str, LiveTransport] = {}
         self._retry_at: dict[str, float] = {}
@@ -287,17 +331,27 @@ class BridgeService:
 
     def _handle_save(self, path: Path, daw: str) -> None:
         try:
-            result = self.job.run(path, daw)
+            result = self._run_job(path, daw)
         except Exception as exc:  # never let one project stop the bridge
             self._job_failed(path, exc)
             return
+        if result is None:
+            return
         log.info("%s", result.summary())
+        for guid, where in result.missing.items():
+            log.info("%s: track %s not analysed: missing media: %s", path.name,
+                     _track_label(result, guid), where)
         for guid, problem in result.problems.items():
             log.info("%s: track %s not analysed: %s", path.name, _track_label(result, guid),
                      problem)
+        for guid, guesses in result.unknown.items():
+            log.info("%s: %s: not renamed (unknown: %s)", path.name,
+                     _track_name(result, guid), guesses)
         for edit, why in result.dropped:
             log.debug("%s: not proposed: %s (%s)", path.name, edit, why)
         if not result.plan:
+            if result.full_plan is not None and not self.dry_run:
+                self._refresh_pending(result)
             return
         for edit in result.plan:
             log.info("%s: propose %s", path.name, edit)
@@ -310,16 +364,59 @@ class BridgeService:
         delivery.timings_s = {**result.timings_s, "deliver": time.perf_counter() - t0}
         if delivery.how != FAILED:
             self.memory.record(path, result.plan, delivery.how)
+        if delivery.how in (LIVE, WRITTEN) and result.full_plan is not None:
+            # a plan left waiting by an earlier save must not undo this one's names later
+            self._refresh_pending(result)
         self._record(delivery)
 
-    def _job_failed(self, path: Path, exc: Exception) -> None:
-        from bridge.session.rpp import RppParseError
+    def _run_job(self, path: Path, daw: str) -> JobResult | None:
+        """The job; a project that does not parse right after a change is read once more
+        after :attr:`settle_s` (an editor may still be writing it in place) before it counts
+        as malformed. None when a newer save of it is already queued."""
+        try:
+            return self.job.run(path, daw)
+        except Exception as exc:
+            if not _is_parse_error(exc):
+                raise
+            log.debug("%s: does not parse yet (%s); reading it again in %.2f s", path.name,
+                      exc, self.settle_s)
+        if self._stop.wait(self.settle_s):
+            return None
+        if self.queue.is_waiting(path):
+            log.debug("%s: changed again meanwhile; the next job reads it", path.name)
+            return None
+        return self.job.run(path, daw)
 
-        if isinstance(exc, RppParseError):
-            where = f"line {exc.line}" if exc.line is not None else "file"
-            message = (f"{path}: malformed project ({where}: {exc.message}); "
+    def _refresh_pending(self, result: JobResult) -> None:
+        """Nothing new to propose, but a plan waits: keep it what the labelling says now (a
+        track renamed by hand or removed since loses its waiting rename)."""
+        assert result.full_plan is not None
+        try:
+            found = self.pending.get(result.project)
+        except PlanError:
+            return
+        if not found:
+            return
+        old = [e for e in found[0] if e.op in LABEL_OPS]
+        if ({(e.track, e.op, edit_value(e)) for e in old}
+                == {(e.track, e.op, edit_value(e)) for e in result.full_plan}):
+            return
+        try:
+            where, total, notes = self.pending.replace_labels(result.project, result.full_plan)
+        except Exception as exc:
+            log.error("%s: could not update the pending plan: %s", result.project.name, exc)
+            return
+        log.info("%s: pending plan replaced: %d edit(s) waiting in %s%s", result.project.name,
+                 total, where, "; " + "; ".join(notes) if notes else "")
+
+    def _job_failed(self, path: Path, exc: Exception) -> None:
+        if _is_parse_error(exc):
+            line = getattr(exc, "line", None)
+            where = f"line {line}" if line is not None else "file"
+            text = getattr(exc, "message", None) or str(exc)
+            message = (f"{path}: malformed project ({where}: {text}); "
                        "nothing changed, waiting for the next save")
-            log.error("%s", message)
+            log.warning("%s", message)
         elif isinstance(exc, (OSError, ValueError)):
             message = f"{path}: cannot read the project: {exc}; waiting for the next save"
             log.error("%s", message)
@@ -395,7 +492,17 @@ class BridgeService:
         return Delivery(path, PENDING, detail, len(plan), plan=plan)
 
     def _keep_pending(self, result: JobResult) -> tuple[Path, int]:
-        """Merge the Plan into what already waits for this project; (where, edits waiting)."""
+        """Store the Plan for "Apply pending plan"; (where, edits waiting).
+
+        With the whole label plan at hand (``result.full_plan``) the label edits waiting are
+        replaced by it, not added to: names are numbered over the session as it will be, so
+        an earlier "Snare" may have to become "Snare 1". Otherwise the Plan is merged in."""
+        if result.full_plan is not None:
+            where, total, notes = self.pending.replace_labels(result.project, result.full_plan)
+            if notes:
+                log.info("%s: pending plan replaced, not added to: %s", result.project.name,
+                         "; ".join(notes))
+            return Path(where), total
         where = self.pending.put(result.project, result.plan)
         found = self.pending.get(result.project)
         return Path(where), len(found[0]) if found else len(result.plan)
@@ -439,6 +546,28 @@ class _SpoolLoop:
     def stop(self) -> None:
         self.stop_event.set()
         self.thread.join(5.0)
+
+
+def _is_parse_error(exc: BaseException) -> bool:
+    """A project that does not parse (truncated, half written, not a project at all)."""
+    from bridge.session.rpp import RppParseError
+
+    if isinstance(exc, RppParseError):
+        return True
+    try:
+        from bridge.session.ardour import ArdourSessionError
+    except ImportError:
+        return False
+    return isinstance(exc, ArdourSessionError)
+
+
+def _track_name(result: JobResult, guid: str) -> str:
+    if result.session is not None:
+        try:
+            return result.session.track(guid).name or guid
+        except KeyError:
+            pass
+    return guid
 
 
 def _track_label(result: JobResult, guid: str) -> str:

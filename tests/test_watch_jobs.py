@@ -109,7 +109,7 @@ def test_missing_media_is_a_problem_and_is_retried(tmp_path: Path, project) -> N
     planner = RecordingPlanner()
     job = _job(tmp_path, planner)
     first = job.run(path, "reaper")
-    assert specs[1].guid in first.problems
+    assert specs[1].guid in first.missing and specs[1].guid not in first.problems
     assert specs[1].guid not in planner.calls[0]
     hidden.rename(media)  # the engineer found the file
     path.write_text(rpp_text(specs) + "\n")

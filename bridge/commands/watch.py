@@ -26,13 +26,37 @@ def _settings(config_path: Path | None, **overrides: object) -> Config:
     return config
 
 
+LIBRARY_DEBUG_VERBOSITY = 3
+"""``-vvv``: also the debug lines of the libraries the bridge runs on (watchdog logs every
+inotify event, numba every function it compiles): only to debug those libraries."""
+QUIET_LIBRARIES = ("watchdog", "numba")
+
+
 def _log_at_info() -> None:
-    """A service should say what it does: INFO for the bridge's loggers unless -v asked more."""
+    """A service should say what it does: INFO for the bridge's loggers unless -v asked more.
+
+    watchdog logs every inotify event at DEBUG and numba every compile step; ``-vv`` is for
+    the bridge's own decisions, so those loggers stay at WARNING unless ``-vvv`` asks for them.
+    """
     logger = logging.getLogger("bridge")
     if logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if _verbosity() < LIBRARY_DEBUG_VERBOSITY:
+        for name in QUIET_LIBRARIES:
+            library = logging.getLogger(name)
+            if library.level == logging.NOTSET:  # nobody set it on purpose
+                library.setLevel(logging.WARNING)
+
+
+def _verbosity() -> int:
+    """How many ``-v`` the command line gave the ``studio-bridge`` group (0 outside it)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return 0
+    value = ctx.find_root().params.get("verbose")
+    return int(value) if isinstance(value, int) else 0
 
 
 @click.command("watch")

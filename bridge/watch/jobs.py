@@ -5,14 +5,19 @@ still waiting is not queued twice, so a burst of saves yields one job per projec
 
 :class:`LabelJob` is one pass over a saved project:
 
-1. skip when the file's bytes are the ones already processed;
+1. skip when the file's bytes are the ones already processed *and* every source file it used
+   then still has the same identity (size, mtime, ctime, inode): a stem rewritten in place
+   behind an unchanged project is not missed;
 2. load the Session; find tracks whose audio is new or changed (a fingerprint of each track's
-   items and their source files' size and modification time), so an untouched 4-minute stem
-   is never rendered or analysed again;
+   items and their source files' identity), so an untouched 4-minute stem is never rendered
+   or analysed again;
 3. give the label assistant a stem for those tracks only: the source file itself when the
    track simply plays one whole file (most dragged-in stems: nothing to render, and a label
    does not depend on level), else a dry, pre-fader render of the track;
-4. drop edits below ``min_confidence``, edits the session already shows, and edits this
+4. decide names over the labels of *every* labelled track (the new ones and the remembered
+   ones), so numbering ("Snare 1", "Snare 2") is what a fresh analysis of the whole project
+   gives;
+5. drop edits below ``min_confidence``, edits the session already shows, and edits this
    project was already offered (:class:`ProposalMemory`), so nothing is proposed twice.
 
 The memory lives in SQLite (``<data_dir>/watch.sqlite``) and survives restarts.
@@ -113,6 +118,11 @@ class JobQueue:
                 self._cond.wait(min(left, 0.05))
         return True
 
+    def is_waiting(self, path: Path) -> bool:
+        """True when a job for ``path`` is queued (not running)."""
+        with self._cond:
+            return path in self._waiting
+
     @property
     def busy(self) -> bool:
         with self._cond:
@@ -172,6 +182,13 @@ class ProposalMemory:
                     project TEXT, track TEXT, op TEXT, value TEXT NOT NULL,
                     proposed_at REAL, delivery TEXT,
                     PRIMARY KEY (project, track, op));
+                CREATE TABLE IF NOT EXISTS sources (
+                    project TEXT, path TEXT, identity TEXT NOT NULL,
+                    PRIMARY KEY (project, path));
+                CREATE INDEX IF NOT EXISTS sources_by_path ON sources (path);
+                CREATE TABLE IF NOT EXISTS labels (
+                    project TEXT, track TEXT, key TEXT NOT NULL, label TEXT NOT NULL,
+                    PRIMARY KEY (project, track));
                 """
             )
 
@@ -215,16 +232,77 @@ class ProposalMemory:
                 "INSERT OR REPLACE INTO proposals VALUES (?,?,?,?,?,?)",
                 [(str(project), e.track, e.op, edit_value(e), now, delivery) for e in plan])
 
+    def sources(self, project: Path) -> dict[str, str]:
+        """Source file -> its identity (JSON) when the project was last processed."""
+        with self._lock:
+            rows = self._db.execute("SELECT path, identity FROM sources WHERE project=?",
+                                    (str(project),)).fetchall()
+        return dict(rows)
+
+    def set_sources(self, project: Path, identities: dict[str, str]) -> None:
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM sources WHERE project=?", (str(project),))
+            self._db.executemany("INSERT OR REPLACE INTO sources VALUES (?,?,?)",
+                                 [(str(project), p, i) for p, i in identities.items()])
+
+    def projects_using(self, source: Path) -> list[Path]:
+        """Projects whose last processed version plays ``source`` (an absolute path)."""
+        with self._lock:
+            rows = self._db.execute("SELECT project FROM sources WHERE path=?",
+                                    (str(source),)).fetchall()
+        return [Path(r[0]) for r in rows]
+
+    def labels(self, project: Path) -> dict[str, tuple[str, str]]:
+        """Track GUID -> (key, label JSON): the labeller's answer for the audio in ``key``."""
+        with self._lock:
+            rows = self._db.execute("SELECT track, key, label FROM labels WHERE project=?",
+                                    (str(project),)).fetchall()
+        return {t: (k, lab) for t, k, lab in rows}
+
+    def set_labels(self, project: Path, labels: dict[str, tuple[str, str]]) -> None:
+        with self._lock, self._db:
+            self._db.executemany("INSERT OR REPLACE INTO labels VALUES (?,?,?,?)",
+                                 [(str(project), t, k, lab) for t, (k, lab) in labels.items()])
+
     def forget(self, project: Path) -> None:
         with self._lock, self._db:
-            for table in ("projects", "tracks", "proposals"):
+            for table in ("projects", "tracks", "proposals", "sources", "labels"):
                 self._db.execute(f"DELETE FROM {table} WHERE project=?", (str(project),))
 
 
 # -- fingerprints --------------------------------------------------------------------------
+def source_identity(path: Path | None) -> tuple[int, int, int, int] | None:
+    """``(size, mtime_ns, ctime_ns, inode)`` of a file, None when it cannot be read.
+
+    The same identity the analysis cache keys on: a file rewritten in place changes its
+    ctime even when the tool that wrote it puts size and mtime back; a file replaced by a
+    rename gets a new inode.
+    """
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def session_sources(session: Session) -> dict[str, str]:
+    """Every audio file the session plays (absolute path) -> its identity as JSON text."""
+    out: dict[str, str] = {}
+    for track in session.tracks:
+        for item in track.items:
+            source = item.source
+            if source is None or not source.is_audio or source.path is None:
+                continue
+            path = source.path.resolve()
+            out[str(path)] = json.dumps(source_identity(path))
+    return out
+
+
 def track_fingerprint(track: Track) -> str | None:
     """A short hash of what a track plays: its items' placement and each source file's
-    identity (path, size, modification time). None for a track without audio items.
+    identity (path and :func:`source_identity`). None for a track without audio items.
 
     Fader, pan, name, colour and where items sit on the timeline are left out on purpose:
     they do not change what the track *is*, so moving a fader or sliding an item along never
@@ -235,13 +313,7 @@ def track_fingerprint(track: Track) -> str | None:
         source = item.source
         if source is None or not source.is_audio:
             continue
-        stat: tuple[int, int] | None = None
-        if source.path is not None:
-            try:
-                st = source.path.stat()
-                stat = (st.st_size, st.st_mtime_ns)
-            except OSError:
-                stat = None
+        stat = source_identity(source.path)
         parts.append((
             round(item.length_s, 6), round(item.source_offset_s, 6),
             round(item.fade_in_s, 4), round(item.fade_out_s, 4), item.mute,
@@ -311,18 +383,31 @@ class JobResult:
     daw: str
     session: Session | None = None
     plan: Plan = field(default_factory=Plan)
+    full_plan: Plan | None = None
+    """Every label edit a fresh analysis of the whole project proposes now (names numbered
+    over all labelled tracks), less what the session already shows: what a pending plan
+    should hold. None when the planner gives no labels to decide over."""
     changed: list[str] = field(default_factory=list)
-    """GUIDs of tracks whose audio was new or changed (rendered and labelled)."""
+    """GUIDs of tracks whose audio was new or changed (or never labelled)."""
+    analysed: int = 0
+    """How many tracks the labeller heard in this job."""
     skipped: str | None = None
     """Why nothing was analysed (unchanged file, no new audio), or None."""
     dropped: list[tuple[Edit, str]] = field(default_factory=list)
     """Edits the assistant made that are not proposed, with why."""
+    missing: dict[str, str] = field(default_factory=dict)
+    """Track GUID -> the item and file whose media is missing (not analysed; tried again)."""
     problems: dict[str, str] = field(default_factory=dict)
-    """Track GUID -> why it could not be analysed (missing media, MIDI only, ...)."""
+    """Track GUID -> why it could not be analysed otherwise (unreadable, MIDI only, ...)."""
+    unknown: dict[str, str] = field(default_factory=dict)
+    """Track GUID -> the labeller's best guesses for a track it left unknown ("keys 0.47 /
+    strings 0.31"), for tracks heard in this job."""
+    sources_changed: list[str] = field(default_factory=list)
+    """Source files whose identity changed behind an unchanged project file."""
     timings_s: dict[str, float] = field(default_factory=dict)
     sha256: str = ""
     direct: int = 0
-    """How many of the changed tracks were labelled from their source file (no render)."""
+    """How many of the analysed tracks were labelled from their source file (no render)."""
 
     def summary(self) -> str:
         name = self.project.name
@@ -330,10 +415,51 @@ class JobResult:
             return f"{name}: {self.skipped}"
         tracks = len(self.session.tracks) if self.session else 0
         took = sum(self.timings_s.values())
-        return (f"{name}: {tracks} tracks, {len(self.changed)} new/changed analysed "
-                f"({self.direct} straight from their file), "
+        missing = f"{len(self.missing)} missing media, " if self.missing else ""
+        return (f"{name}: {tracks} tracks, {self.analysed} new/changed analysed "
+                f"({self.direct} straight from their file), {missing}"
                 f"{len(self.plan)} edit(s) to propose, {len(self.dropped)} dropped, "
                 f"{len(self.problems)} problem(s), {took:.2f} s")
+
+
+def missing_media(track: Track) -> str | None:
+    """The first item of ``track`` whose audio file is not there (``"item 2 (kick.wav):
+    Audio/kick.wav"``), None when every played file exists."""
+    for number, item in enumerate(track.items, start=1):
+        source = item.source
+        if item.mute or source is None or item.length_s <= 0 or not source.is_audio:
+            continue
+        if not source.exists:
+            return f"item {number} ({item.name or source.file}): {source.file}"
+    return None
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _label_json(result: Any) -> str:
+    return json.dumps({"label": result.label, "confidence": float(result.confidence),
+                       "scores": {k: float(v) for k, v in result.scores.items()},
+                       "evidence": result.evidence, "figures": result.figures},
+                      default=_jsonable)
+
+
+def _label_from_json(text: str) -> Any:
+    from bridge.assist.labeller import LabelResult
+
+    data = json.loads(text)
+    return LabelResult(data["label"], data["confidence"], data["scores"], data["evidence"],
+                       data.get("figures") or {})
+
+
+def best_guesses(result: Any, count: int = 2) -> str:
+    """``"keys 0.47 / strings 0.31"``: the labeller's top classes with their scores."""
+    top = sorted(result.scores.items(), key=lambda kv: -kv[1])[:count]
+    return " / ".join(f"{k} {v:.2f}" for k, v in top) or "no class scored"
 
 
 def _default_loader(daw: str) -> Loader:
@@ -395,12 +521,20 @@ class ParallelPlanner:
 
     def __call__(self, session: Session, stems: dict[str, Path], *, rename_all: bool = False,
                  min_confidence: float | None = None, folders: bool = False) -> Plan:
-        from bridge.assist.label import label_tracks, plan_from_labels
+        from bridge.assist.label import plan_from_labels
+
+        labels = self.label(session, stems, rename_all=rename_all,
+                            min_confidence=min_confidence)
+        return plan_from_labels(labels, session, folders=folders)
+
+    def label(self, session: Session, stems: dict[str, Path], *, rename_all: bool = False,
+              min_confidence: float | None = None) -> list[Any]:
+        """``label_tracks(session, stems, ...)``, spread over the workers when worth it."""
+        from bridge.assist.label import label_tracks
 
         if self.workers < 2 or len(stems) < self.min_parallel:
-            labels = label_tracks(session, stems, rename_all=rename_all,
-                                  min_confidence=min_confidence)
-            return plan_from_labels(labels, session, folders=folders)
+            return label_tracks(session, stems, rename_all=rename_all,
+                                min_confidence=min_confidence)
         guids = list(stems)
         chunks = [{g: stems[g] for g in guids[i::self.workers]} for i in range(self.workers)]
         best: dict[str, Any] = {}
@@ -418,15 +552,13 @@ class ParallelPlanner:
             log.warning("label workers failed (%s: %s); labelling in the bridge process",
                         type(exc).__name__, exc)
             self._discard_pool()
-            labels = label_tracks(session, stems, rename_all=rename_all,
-                                  min_confidence=min_confidence)
-            return plan_from_labels(labels, session, folders=folders)
+            return label_tracks(session, stems, rename_all=rename_all,
+                                min_confidence=min_confidence)
         self._used = True
         # in track order, with the session's own Track objects (names, colours as saved)
         by_guid = {t.guid: t for t in session.tracks}
-        labels = [type(lab)(by_guid[g], lab.result, lab.error)
-                  for g, lab in sorted(best.items(), key=lambda kv: by_guid[kv[0]].index)]
-        return plan_from_labels(labels, session, folders=folders)
+        return [type(lab)(by_guid[g], lab.result, lab.error)
+                for g, lab in sorted(best.items(), key=lambda kv: by_guid[kv[0]].index)]
 
     def after_job(self) -> None:
         """Workers hold ~300 MB of audio buffers and imports after a big job: replace them by
@@ -552,6 +684,20 @@ class LabelJob:
         if callable(closer):
             closer()
 
+    def changed_sources(self, project: Path) -> list[str]:
+        """Source files the project used when last processed whose identity is not the same
+        any more (rewritten in place, replaced, gone, back)."""
+        return [path for path, identity in self.memory.sources(project).items()
+                if json.dumps(source_identity(Path(path))) != identity]
+
+    def _planner(self) -> Planner | None:
+        if self._plan is None:
+            try:
+                self._plan = _default_planner()
+            except RuntimeError:
+                return None  # reported when there is something to label
+        return self._plan
+
     def run(self, project: Path, daw: str, *, force: bool = False) -> JobResult:
         """Process one save. Raises what the session reader raises on a malformed project."""
         project = Path(project).resolve()
@@ -560,13 +706,34 @@ class LabelJob:
         data = project.read_bytes()
         result.sha256 = hashlib.sha256(data).hexdigest()
         if not force and self.memory.project_sha(project) == result.sha256:
-            result.skipped = "unchanged since it was last processed"
-            return result
+            result.sources_changed = self.changed_sources(project)
+            if not result.sources_changed:
+                result.skipped = "unchanged since it was last processed"
+                return result
+            log.debug("%s: unchanged, but %d file(s) it plays changed: %s", project.name,
+                      len(result.sources_changed), ", ".join(result.sources_changed))
 
         session = self._load(daw)(project)
         result.session = session
+        # identities as they are before anything is read: a file rewritten while the job runs
+        # is seen as changed by the next check
+        sources = session_sources(session)
         t1 = time.perf_counter()
         result.timings_s["load"] = t1 - t0
+
+        planner = self._planner()
+        labeller = getattr(planner, "label", None)
+        by_labels = callable(labeller)
+        wants: Callable[[Track], bool] = lambda _t: True  # noqa: E731
+        cached: dict[str, tuple[str, str]] = {}
+        conf_key = "" if self.min_confidence is None else f"{self.min_confidence:.6g}"
+        if by_labels:
+            from bridge.assist.label import wants_rename
+
+            def wants(track: Track) -> bool:
+                return wants_rename(track, self.rename_all)
+
+            cached = {} if force else self.memory.labels(project)
 
         known = {} if force else self.memory.fingerprints(project)
         prints: dict[str, str] = {}
@@ -575,18 +742,29 @@ class LabelJob:
             if fp is None:
                 continue
             prints[track.guid] = fp
-            if known.get(track.guid) != fp:
+            if by_labels:
+                # a track that may be renamed needs a label for the audio it plays now
+                if wants(track) and cached.get(track.guid, ("",))[0] != f"{fp}|{conf_key}":
+                    result.changed.append(track.guid)
+            elif known.get(track.guid) != fp:
                 result.changed.append(track.guid)
         if not result.changed:
             result.skipped = "no new or changed audio"
-            self.memory.set_fingerprints(project, prints)
-            self.memory.set_project_sha(project, result.sha256)
+            if by_labels:  # names may still move: a track renamed by hand, one removed
+                result.full_plan, result.plan = self._decide(
+                    project, session, [], cached, prints, conf_key, wants, result)
+            self._remember(project, result, prints, sources)
             return result
 
         stems: dict[str, Path] = {}
         to_render: list[str] = []
         for guid in result.changed:
-            direct = direct_stem(session.track(guid))
+            track = session.track(guid)
+            missing = missing_media(track)
+            if missing is not None:
+                result.missing[guid] = missing
+                continue
+            direct = direct_stem(track)
             if direct is not None:
                 stems[guid] = direct
             else:
@@ -598,31 +776,82 @@ class LabelJob:
             report = render(session, out, tracks=to_render, pre_fader=True, mix=False)
             result.problems.update(report.problems)
             stems.update({guid: Path(p) for guid, p in report.stems.items()})
+        result.analysed = len(stems)
         t2 = time.perf_counter()
         result.timings_s["render"] = t2 - t1
 
-        plan = Plan()
-        if stems:
-            if self._plan is None:
-                self._plan = _default_planner()
-            planner = self._plan
-            extra: dict[str, Any] = {}
-            if self.min_confidence is not None:
-                extra["min_confidence"] = self.min_confidence
-            if self.folders:
-                extra["folders"] = True
-            plan = planner(session, stems, rename_all=self.rename_all, **extra)
+        if by_labels:
+            new: list[Any] = []
+            if stems:
+                new = [lab for lab in labeller(session, stems, rename_all=self.rename_all,
+                                               min_confidence=self.min_confidence)
+                       if lab.track.guid in stems]
+            result.full_plan, result.plan = self._decide(
+                project, session, new, cached, prints, conf_key, wants, result)
+        else:
+            plan = Plan()
+            if stems:
+                if planner is None:
+                    planner = self._plan = _default_planner()  # raises: says what is missing
+                extra: dict[str, Any] = {}
+                if self.min_confidence is not None:
+                    extra["min_confidence"] = self.min_confidence
+                if self.folders:
+                    extra["folders"] = True
+                plan = planner(session, stems, rename_all=self.rename_all, **extra)
+            result.plan = self._filter(project, session, plan, result.dropped)
         result.timings_s["label"] = time.perf_counter() - t2
-
-        result.plan = self._filter(project, session, plan, result.dropped)
-        # a track that failed to render is tried again on the next save
-        self.memory.set_fingerprints(
-            project, {g: f for g, f in prints.items() if g not in result.problems})
-        self.memory.set_project_sha(project, result.sha256)
+        self._remember(project, result, prints, sources)
         return result
 
+    def _remember(self, project: Path, result: JobResult, prints: dict[str, str],
+                  sources: dict[str, str]) -> None:
+        # a track with missing media or that failed to render is tried again on the next save
+        retry = set(result.problems) | set(result.missing)
+        self.memory.set_fingerprints(project, {g: f for g, f in prints.items() if g not in retry})
+        self.memory.set_sources(project, sources)
+        self.memory.set_project_sha(project, result.sha256)
+
+    def _decide(self, project: Path, session: Session, new: list[Any],
+                cached: dict[str, tuple[str, str]], prints: dict[str, str], conf_key: str,
+                wants: Callable[[Track], bool], result: JobResult) -> tuple[Plan, Plan]:
+        """Names and colours over the labels of every track that may be renamed: the ones
+        heard now and the remembered ones, exactly as a fresh analysis of the whole project
+        decides them. Returns (everything worth proposing now, what was not proposed yet)."""
+        from bridge.assist.label import TrackLabel, plan_from_labels
+
+        heard = {lab.track.guid: lab for lab in new}
+        keep: dict[str, tuple[str, str]] = {}
+        labels: list[Any] = []
+        for track in session.tracks:
+            if not wants(track):
+                continue
+            guid = track.guid
+            label = heard.get(guid)
+            if label is not None:
+                if label.result is not None:
+                    keep[guid] = (f"{prints[guid]}|{conf_key}", _label_json(label.result))
+                    if not label.result.is_known:
+                        result.unknown[guid] = best_guesses(label.result)
+                elif label.error:
+                    result.problems.setdefault(guid, label.error)
+            elif guid in prints and cached.get(guid, ("",))[0] == f"{prints[guid]}|{conf_key}":
+                try:
+                    label = TrackLabel(track, _label_from_json(cached[guid][1]))
+                except (ValueError, KeyError, TypeError):
+                    label = None
+            if label is None:  # as a fresh analysis sees it: a track without a label
+                why = result.missing.get(guid) or result.problems.get(guid) or "not labelled"
+                label = TrackLabel(track, error=why)
+            labels.append(label)
+        if keep:
+            self.memory.set_labels(project, keep)
+        fresh = plan_from_labels(labels, session, folders=self.folders)
+        full = self._filter(project, session, fresh, [], check_memory=False)
+        return full, self._filter(project, session, fresh, result.dropped)
+
     def _filter(self, project: Path, session: Session, plan: Plan,
-                dropped: list[tuple[Edit, str]]) -> Plan:
+                dropped: list[tuple[Edit, str]], *, check_memory: bool = True) -> Plan:
         kept = Plan()
         low_tracks: set[str] = set()
         for edit in plan:
@@ -640,7 +869,7 @@ class LabelJob:
             if already_in_session(edit, track):
                 dropped.append((edit, "the session already shows it"))
                 continue
-            if self.memory.was_proposed(project, edit):
+            if check_memory and self.memory.was_proposed(project, edit):
                 dropped.append((edit, "already proposed for this project"))
                 continue
             kept.add(edit)

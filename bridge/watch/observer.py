@@ -7,6 +7,9 @@
     ...     ...   # REAPER saves /music/projects/song/song.RPP -> "reaper song.RPP"
 
 A folder argument may also be a project file: its folder is watched and only that file counts.
+With ``sources`` (source file -> projects that play it), a media file rewritten or replaced
+inside the watched folders also reports the projects that play it, so a stem replaced in
+place is checked without waiting for the next save.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from bridge.watch.saves import OwnWrites, is_under, project_kind
 log = logging.getLogger("bridge.watch")
 
 OnSave = Callable[[Path, str], None]
+SourceLookup = Callable[[Path], list[Path]]
 
 RENAME_QUIET_S = 0.03
 """Quiet time after a rename onto a project file. A rename is atomic: the new project is
@@ -73,8 +77,13 @@ class ProjectWatcher:
     def __init__(self, folders: Iterable[str | Path], on_save: OnSave, *,
                  debounce_s: float = 0.3, recursive: bool = True,
                  own_writes: OwnWrites | None = None,
-                 ignore: Iterable[str | Path] = ()) -> None:
+                 ignore: Iterable[str | Path] = (),
+                 sources: SourceLookup | None = None) -> None:
         self.on_save = on_save
+        self.sources = sources
+        self._via_source: dict[Path, Path] = {}
+        """Project -> the played file whose change (not a save) brought it up."""
+        self._via_lock = threading.Lock()
         self.recursive = recursive
         self.rename_quiet_s = RENAME_QUIET_S
         self.own_writes = own_writes if own_writes is not None else OwnWrites()
@@ -141,6 +150,7 @@ class ProjectWatcher:
     def _saw(self, raw: str, renamed: bool = False) -> None:
         path = Path(raw)
         if project_kind(path) is None:
+            self._saw_other(path)
             return
         path = path.resolve()
         if self.only_files and path not in self.only_files:
@@ -151,8 +161,33 @@ class ProjectWatcher:
             return
         self.events_seen += 1
         log.debug("event for %s", path)
+        with self._via_lock:  # the project itself was written: this is a save
+            self._via_source.pop(path, None)
         quiet = min(self.rename_quiet_s, self._debouncer.quiet_s) if renamed else None
         self._debouncer.touch(path, quiet)
+
+    def _saw_other(self, path: Path) -> None:
+        """A file that is not a project: when a processed project plays it, that project is
+        checked again once the file has been quiet for the debounce time."""
+        if self.sources is None or path.name.startswith("."):
+            return
+        path = path.resolve()
+        if (self.ignore and is_under(path, self.ignore)) or self._in_hidden_folder(path):
+            return
+        try:
+            projects = self.sources(path)
+        except Exception as exc:  # the memory is busy or closed: the next save checks anyway
+            log.debug("looking up %s failed: %s", path, exc)
+            return
+        for project in projects:
+            if self.only_files and project not in self.only_files:
+                continue
+            if not is_under(project, self.folders):
+                continue
+            log.debug("event for %s (played by %s)", path, project)
+            with self._via_lock:
+                self._via_source.setdefault(project, path)
+            self._debouncer.touch(project)
 
     def _in_hidden_folder(self, path: Path) -> bool:
         """Inside a hidden folder below a watched one (``.studio-bridge/backups``, ``.git``)."""
@@ -172,8 +207,13 @@ class ProjectWatcher:
             log.debug("%s: gone again before it settled (renamed or deleted)", path)
             return
         log.debug("settled: %s", path)
-        if self.own_writes.is_own(path):
+        with self._via_lock:
+            source = self._via_source.pop(path, None)
+        if source is not None:
+            log.info("check: %s (%s): %s, a file it plays, changed", path, daw, source.name)
+        elif self.own_writes.is_own(path):
             log.info("%s: changed by the bridge itself, not a new save", path)
             return
-        log.info("save: %s (%s)", path, daw)
+        else:
+            log.info("save: %s (%s)", path, daw)
         self.on_save(path, daw)

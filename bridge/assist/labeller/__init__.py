@@ -34,7 +34,7 @@ from .names import NameHint, is_generic_name, name_hint
 
 __all__ = [
     "UNKNOWN", "VOCABULARY", "NAME_WEIGHT", "LabelError", "LabelResult", "ModelError",
-    "MIN_SOUNDING_S", "AUDIO_OVERRULES_NAME", "NAME_AGREES_NOVELTY", "combine",
+    "MIN_SOUNDING_S", "AUDIO_OVERRULES_NAME", "NAME_AGREES_NOVELTY", "KIT_PIECES", "combine",
     "is_generic_name", "label_audio", "label_file", "name_hint", "read_mono", "too_short",
 ]
 
@@ -48,10 +48,16 @@ NAME_AGREES_NOVELTY = 2.0
 training rows (novelty units; 1.0 otherwise) before it counts as unlike them: "kick01.wav" that
 sounds like a kick, from a sample set the model never heard, is a kick."""
 
-AUDIO_OVERRULES_NAME = 0.8
+AUDIO_OVERRULES_NAME = 0.95
 """When the name a person gave points to other classes, the audio must be this sure of its own
 class to relabel the stem; below, the answer is ``unknown`` (a trumpet sample the model half
-takes for a cymbal is not renamed "OH" against its file name)."""
+takes for a cymbal is not renamed "OH" against its file name). Set high because on material
+it never heard the model can be confidently wrong (a real acoustic guitar read as keys 0.91,
+a synth loop as hihat 0.89), while a person's name for a track rarely is."""
+
+KIT_PIECES = frozenset({"kick", "snare", "hihat", "tom", "cymbal"})
+"""Drum-kit pieces: a close-miked piece, or a dense pattern of one drum, often sounds like a
+whole kit (``drums``) to the model; when the name names the piece, the name settles which."""
 
 
 MIN_SOUNDING_S = 0.04
@@ -172,6 +178,15 @@ def _label_audio(samples: np.ndarray, rate: int, name_hint: str | None,
     confidence = combined[best]
     label = best
     novelty = float(model.novelty(vec[None, :], np.array([model.classes.index(best)]))[0])
+    piece = hint.best if hint and hint.best in KIT_PIECES else None
+    if piece and best == "drums" and audio_best == "drums":
+        # The audio hears a kit, the name says which piece of it this track is.
+        parts[-1] = (f"name {hint.name!r} names one piece of the kit and the audio hears drums "
+                     f"({audio['drums']:.2f}): the {piece}'s track")
+        best = label = piece
+        combined = {**combined, piece: combined[piece] + combined["drums"], "drums": 0.0}
+        confidence = combined[piece]
+        audio_best = piece
     figures["novelty"] = round(novelty, 3)
     figures["sounding_s"] = round(activity.sounding_s or 0.0, 3)
     name_agrees = bool(hint) and best in hint.prior and audio_best == best

@@ -285,6 +285,8 @@ def _problem(edit: Edit) -> str | None:
             return "name is empty: a rename needs the new name"
         if "\n" in edit.name or "\r" in edit.name:
             return "a name cannot hold a line break"
+        if any(ord(c) < 32 or ord(c) == 127 for c in edit.name):
+            return "a name cannot hold control characters"
     elif isinstance(edit, AddTake):
         if edit.item < 0:
             return f"item {edit.item} < 0"
@@ -299,8 +301,8 @@ def _problem(edit: Edit) -> str | None:
         if not edit.file.strip():
             return "file is empty: a MIDI item needs a .mid file"
     elif isinstance(edit, MoveToFolder):
-        if not edit.folder.strip() or "\n" in edit.folder or "\r" in edit.folder:
-            return "the folder needs a one-line name"
+        if not edit.folder.strip() or any(ord(c) < 32 or ord(c) == 127 for c in edit.folder):
+            return "the folder needs a one-line name without control characters"
         if edit.color:
             return _color_problem("color", edit.color)
     return None

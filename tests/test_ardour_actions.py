@@ -559,7 +559,9 @@ ok, err = SB.validate_plan({edits = {{op = "explode", track = "1"}}})
 assert(not ok and err:find("unknown op"), err)
 ok, err = SB.validate_plan({edits = {{op = "rename_track", track = "121", name = ""}}})
 assert(not ok and err == "edit 1 (rename_track): bad name", err)
-assert(SB.core.validate_plan({edits = {{op = "rename_track", track = "x", name = ""}}},
+assert(SB.core.validate_plan({edits = {{op = "rename_track", track = "x", name = "Bass"}}},
+  {track = function() end}))
+assert(not SB.core.validate_plan({edits = {{op = "rename_track", track = "x", name = "a\nb"}}},
   {track = function() end}))
 print("CORE\t" .. debug.getinfo(SB.core.read_file, "S").source)
 print("LUA OK")

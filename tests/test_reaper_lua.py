@@ -193,6 +193,44 @@ def test_bad_plan_changes_nothing(lua, fake_lua, tmp_path):
     assert out["calls"] == [] and out["undo"] == []
 
 
+@pytest.mark.parametrize(("edit", "field"), [
+    ({"op": "rename_track", "name": "line1\nline2"}, "name"),
+    ({"op": "rename_track", "name": "bell\u0007"}, "name"),
+    ({"op": "rename_track", "name": "del\u007f"}, "name"),
+    ({"op": "rename_track", "name": "   "}, "name"),
+    ({"op": "rename_track", "name": ""}, "name"),
+    ({"op": "set_volume", "volume_db": 1e9}, "volume_db"),
+    ({"op": "set_volume", "volume_db": 30.0}, "volume_db"),
+    ({"op": "set_eq_band", "band": 0, "band_type": "band", "freq_hz": 5.0, "gain_db": 3.0,
+      "q": 1.0}, "freq_hz"),
+    ({"op": "set_eq_band", "band": 0, "band_type": "band", "freq_hz": 500.0, "gain_db": 45.0,
+      "q": 1.0}, "gain_db"),
+    ({"op": "set_eq_band", "band": 0, "band_type": "band", "freq_hz": 500.0, "gain_db": 3.0,
+      "q": 500.0}, "q"),
+])
+def test_script_refuses_what_the_python_plan_refuses(lua, fake_lua, tmp_path, edit, field):
+    """A pending plan written by hand or another tool meets the same checks as a Plan."""
+    from bridge.plan import Plan, PlanError
+
+    with pytest.raises(PlanError):
+        Plan.from_dict({"edits": [{**edit, "track": guid(1)}]})
+    plan = {"edits": [{"op": "set_volume", "track": guid(2), "volume_db": -3.0},
+                      {**edit, "track": guid(1)}]}
+    out = run_lua(lua, fake_lua, {"mode": "apply", "world": WORLD, "title": "x", "plan": plan,
+                                  "project_dir": str(tmp_path)}, tmp_path)
+    assert out["result"]["applied"] is None and f"bad {field}" in out["result"]["notes"]
+    assert out["calls"] == [] and out["undo"] == []
+
+
+def test_script_accepts_silence_and_unusual_but_valid_names(lua, fake_lua, tmp_path):
+    plan = {"edits": [{"op": "set_volume", "track": guid(1), "volume_db": -1000.0},
+                      {"op": "rename_track", "track": guid(2), "name": 'Gtr "Lead" ]]--[[ é 🎸'},
+                      {"op": "set_volume", "track": guid(3), "volume_db": 24.0}]}
+    out = run_lua(lua, fake_lua, {"mode": "apply", "world": WORLD, "title": "x", "plan": plan,
+                                  "project_dir": str(tmp_path)}, tmp_path)
+    assert out["result"]["applied"] == 3, out["result"]
+
+
 def test_missing_track_and_missing_eq_band_are_reported(lua, fake_lua, tmp_path):
     plan = Plan([
         SetVolume(track=guid(9), track_name="Gone", volume_db=-1.0),

@@ -346,10 +346,8 @@ end
 
 local is_string = core.is_string
 
--- Ardour refuses an empty route name, so a rename must bring one
-local FIELDS = setmetatable({
-  rename_track = { name = function(v) return is_string(v) and v ~= "" end },
-}, { __index = core.PLAN_FIELDS })
+-- Ardour refuses an empty route name; the shared checks already ask a rename for a visible one
+local FIELDS = core.PLAN_FIELDS
 
 local function route_id_problem(e)
   if not is_string(e.track) or not e.track:match("^%d+$") then

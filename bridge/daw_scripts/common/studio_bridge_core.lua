@@ -357,24 +357,40 @@ local is_number, is_string = core.is_number, core.is_string
 local function non_empty(v) return is_string(v) and v ~= "" end
 
 --- op -> field -> check; a DAW library may shadow an op's checks with a stricter table.
+--- The same ranges as bridge/plan.py checks before a Plan is sent: a pending plan written by
+--- hand or by another tool gets no further here than through the Python side.
+core.VOLUME_MIN_DB, core.VOLUME_MAX_DB, core.SILENCE_DB = -150, 24, -1000
+core.EQ_FREQ_MIN_HZ, core.EQ_FREQ_MAX_HZ, core.EQ_GAIN_MAX_DB, core.EQ_Q_MAX = 10, 24000, 30, 100
+
+--- A track name: something visible, and no control character (a line break would split the
+--- project file's NAME line).
+local function track_name(v) return is_string(v) and v:find("%S") ~= nil and not v:find("%c") end
+
+local function in_range(lo, hi)
+  return function(v) return is_number(v) and v >= lo and v <= hi end
+end
+
 core.PLAN_FIELDS = {
-  rename_track = { name = is_string },
+  rename_track = { name = track_name },
   set_color = { color = function(v) return is_string(v) and v:match("^#%x%x%x%x%x%x$") end },
-  set_volume = { volume_db = is_number },
-  set_pan = { pan = function(v) return is_number(v) and v >= -1 and v <= 1 end },
+  set_volume = { volume_db = function(v)
+    return v == -math.huge or v == core.SILENCE_DB
+      or in_range(core.VOLUME_MIN_DB, core.VOLUME_MAX_DB)(v)
+  end },
+  set_pan = { pan = in_range(-1, 1) },
   set_mute = { mute = function(v) return type(v) == "boolean" end },
   set_eq_band = {
     band = function(v) return math.type(v) == "integer" and v >= 0 end,
     band_type = function(v) return core.BAND_INDEX[v] ~= nil end,
-    freq_hz = function(v) return is_number(v) and v > 0 end,
-    gain_db = is_number,
-    q = function(v) return is_number(v) and v > 0 end,
+    freq_hz = in_range(core.EQ_FREQ_MIN_HZ, core.EQ_FREQ_MAX_HZ),
+    gain_db = in_range(-core.EQ_GAIN_MAX_DB, core.EQ_GAIN_MAX_DB),
+    q = function(v) return is_number(v) and v > 0 and v <= core.EQ_Q_MAX end,
   },
   add_take = { item = function(v) return math.type(v) == "integer" and v >= 0 end,
                file = non_empty },
   insert_midi_item = { position_s = is_number, file = non_empty },
   move_to_folder = {
-    folder = function(v) return non_empty(v) and not v:find("[\r\n]") end,
+    folder = track_name,
     color = function(v) return v == nil or v == "" or (is_string(v) and v:match("^#%x%x%x%x%x%x$")) end,
   },
 }

@@ -86,6 +86,22 @@ def test_install_twice_is_idempotent_and_uninstall_restores(resource, tmp_path):
     assert not (resource / "Scripts").joinpath("StudioBridge").exists()
 
 
+def test_install_again_keeps_the_spool_folder_and_stores_absolute_paths(
+    resource, tmp_path, monkeypatch
+):
+    spool = tmp_path / "spool dir é"
+    monkeypatch.chdir(tmp_path)
+    ri.install(Path(resource.name), spool_dir=spool)
+    settings = ri.read_settings(resource)
+    assert settings["spool_dir"] == str(spool.resolve())
+    assert settings["resource_path"] == str(resource.resolve())
+    again = ri.install(resource)  # no --spool this time
+    assert ri.read_settings(resource)["spool_dir"] == str(spool.resolve())
+    assert again.changed == []
+    ri.install(resource, spool_dir=tmp_path / "elsewhere")
+    assert ri.read_settings(resource)["spool_dir"] == str((tmp_path / "elsewhere").resolve())
+
+
 def test_uninstall_renumbers_surfaces_added_after_ours(resource, tmp_path):
     ri.install(resource, spool_dir=tmp_path / "s")
     ini = resource / "reaper.ini"

@@ -392,8 +392,9 @@ def install(
     source: Path = SCRIPTS_SOURCE,
     common: Path = COMMON_SOURCE,
 ) -> InstallReport:
-    """Install into REAPER's resource folder (found when not given)."""
-    resource = find_resource_path(resource_path)
+    """Install into REAPER's resource folder (found when not given). Running it again without
+    ``spool_dir`` keeps the spool folder an earlier install chose."""
+    resource = find_resource_path(resource_path).resolve()
     report = InstallReport(resource)
     target = resource / "Scripts" / INSTALL_FOLDER
     manifest_path = target / MANIFEST
@@ -410,8 +411,18 @@ def install(
     _kb_install(resource / "reaper-kb.ini", actions, manifest, report)
     report.osc_ports = _ini_install(resource / "reaper.ini", manifest, report, ports)
     report.actions = actions
+    try:
+        earlier = json.loads((target / SETTINGS).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        earlier = {}
+    if spool_dir:
+        spool = Path(spool_dir).expanduser().resolve()
+    elif isinstance(earlier.get("spool_dir"), str) and earlier["spool_dir"]:
+        spool = Path(earlier["spool_dir"])
+    else:
+        spool = default_spool_dir()
     settings = {
-        "spool_dir": str(Path(spool_dir) if spool_dir else default_spool_dir()),
+        "spool_dir": str(spool),
         "reaper_osc_port": report.osc_ports[0],
         "feedback_port": report.osc_ports[1],
         "resource_path": str(resource),

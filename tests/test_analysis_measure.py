@@ -133,6 +133,20 @@ def test_clip_runs_across_block_boundaries() -> None:
     assert whole.clipped_runs == split.clipped_runs == 1
 
 
+def test_a_run_stays_on_one_rail() -> None:
+    # full scale alternating every sample (a tone at half the rate) is not a flat run
+    alternating = np.tile([1.0, -1.0], 4000)[:, None]
+    assert measure(alternating, 48000).clipped_samples == 0
+    # a flat top straight into a flat bottom is two runs, also across block edges
+    x = np.zeros((3000, 1))
+    x[1000:1040] = 1.0
+    x[1040:1080] = -1.0
+    whole = measure(x, 48000)
+    split = measure_blocks((x[i:i + 37] for i in range(0, len(x), 37)), 48000, 1)
+    assert whole.clipped_runs == split.clipped_runs == 2
+    assert whole.clipped_samples == split.clipped_samples == 80
+
+
 def test_stereo_image() -> None:
     rng = np.random.default_rng(2)
     a, b = rng.standard_normal((2, 48000))

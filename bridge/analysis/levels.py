@@ -66,7 +66,9 @@ class LevelMeter:
         self._sq = np.zeros(channels)
         self._lr = 0.0
         self._peak = np.zeros(channels)
-        self._open_run = np.zeros(channels, dtype=np.int64)  # clip run still going at block end
+        # clip run still going at block end, per channel and rail (+, -): a run stays on one
+        # rail (a full-scale square alternating +1/-1 every sample is not clipped)
+        self._open_run = np.zeros((channels, 2), dtype=np.int64)
         self.clipped_samples = 0
         self.clipped_runs = 0
         self.longest_run = 0
@@ -88,13 +90,16 @@ class LevelMeter:
         hot = peak >= self.clip_level
         for c in range(self.channels):
             if hot[c]:
-                self._runs(c, np.abs(block[c]) >= self.clip_level)
-            elif self._open_run[c]:
+                self._runs(c, 0, block[c] >= self.clip_level)
+                self._runs(c, 1, block[c] <= -self.clip_level)
+            else:
                 self._close(c)
 
     def _close(self, c: int) -> None:
-        self._count(int(self._open_run[c]))
-        self._open_run[c] = 0
+        for rail in (0, 1):
+            if self._open_run[c, rail]:
+                self._count(int(self._open_run[c, rail]))
+                self._open_run[c, rail] = 0
 
     def _count(self, length: int) -> None:
         if length >= self.min_run:
@@ -102,26 +107,25 @@ class LevelMeter:
             self.clipped_runs += 1
             self.longest_run = max(self.longest_run, length)
 
-    def _runs(self, c: int, mask: np.ndarray) -> None:
+    def _runs(self, c: int, rail: int, mask: np.ndarray) -> None:
         edges = np.diff(np.concatenate([[False], mask, [False]]).astype(np.int8))
         starts = np.flatnonzero(edges == 1)
         ends = np.flatnonzero(edges == -1)
         lengths = ends - starts
         if len(lengths) and starts[0] == 0:
-            lengths[0] += self._open_run[c]
-        elif self._open_run[c]:
-            self._count(int(self._open_run[c]))
-        self._open_run[c] = 0
+            lengths[0] += self._open_run[c, rail]
+        elif self._open_run[c, rail]:
+            self._count(int(self._open_run[c, rail]))
+        self._open_run[c, rail] = 0
         if len(lengths) and ends[-1] == len(mask):  # still clipping at the block end
-            self._open_run[c] = lengths[-1]
+            self._open_run[c, rail] = lengths[-1]
             lengths = lengths[:-1]
         for length in lengths[lengths >= self.min_run]:
             self._count(int(length))
 
     def result(self) -> LevelStats:
         for c in range(self.channels):
-            if self._open_run[c]:
-                self._close(c)
+            self._close(c)
         n = max(self.frames, 1)
         power = self._sq / n
         dc = self._sum / n

@@ -42,7 +42,7 @@ from bridge.analysis.stereo import from_channel_sums
 if TYPE_CHECKING:
     from bridge.analysis.cache import AnalysisCache
 
-ANALYSIS_VERSION = "2"
+ANALYSIS_VERSION = "3"
 """Bump when any figure would come out different; cached results of other versions are ignored."""
 
 

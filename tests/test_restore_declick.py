@@ -87,10 +87,12 @@ def test_channels_are_detected_independently(piano):
     clicked[:, 1] = add_clicks(x[:, 1], rate, count=25, seed=2)[0]
     order = dc.ar_order_for(rate)
     lay = dc._Layout.of(rate, order)
-    both = dc._find_clicks(
+    both, autocorr = dc._find_clicks(
         lay.padded(clicked.T), len(x), rate, lay, sensitivity=1.0, order=order,
         max_click_ms=1.0, near=None,
     )
+    # (every block's windowed autocorrelation comes back for the period fill)
+    assert autocorr is not None and autocorr.shape[:2] == (2, lay.blocks(len(x)))
     for c in range(2):
         assert both[c] == dc.detect_clicks(clicked[:, c], rate)
         assert len(both[c]) >= 23
@@ -172,8 +174,33 @@ def test_sparse_event_logic_matches_reference(seed, spread):
         fwd[at : at + width] += rng.uniform(5, 40)
         bwd[at + int(rng.integers(-2, 3)) : at + width] += rng.uniform(5, 40)
     units = (rng.uniform(0.5, 2.0, n)).astype(np.float32)
-    got = dc._events(fwd * units, bwd * units, units, units, 10.0, 3.0, 44)
+    fwd_err, bwd_err = fwd * units, bwd * units
+    left = np.flatnonzero(fwd_err > 3.0 * units)
+    right = np.flatnonzero(bwd_err > 3.0 * units)
+    got = dc._events(fwd_err, bwd_err, left, units[left], right, units[right], 10.0, 44)
     assert got == _events_reference(fwd * units / units, bwd * units / units, 10.0, 3.0, 44)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([8000, 16000, 44100, 48000]),
+       st.floats(1.0, 4.0))
+def test_frame_wise_threshold_matches_per_sample_scale(seed, rate, factor):
+    """_above compares frame by frame; spreading the scale to every sample (the last frame
+    of each block taking the remainder) must find the same samples and scales."""
+    rng = np.random.default_rng(seed)
+    lay = dc._Layout.of(rate, dc.ar_order_for(rate))
+    per_block = max(lay.block // lay.frame, 1)
+    count = int(rng.integers(1, 5))
+    n = count * lay.block - int(rng.integers(0, lay.block))
+    error = np.abs(rng.standard_normal(count * lay.block)).astype(np.float32)
+    scale = rng.uniform(0.5, 2.0, count * per_block).astype(np.float32)
+    lengths = np.full(per_block, lay.frame)
+    lengths[-1] += lay.block - per_block * lay.frame
+    spread = np.repeat(scale.reshape(-1, per_block), lengths, axis=1).reshape(-1)
+    want = np.flatnonzero(error[:n] > factor * spread[:n])
+    at, units = dc._above(error, scale, factor, lay, n)
+    assert np.array_equal(at, want)
+    assert np.array_equal(units, spread[want])
 
 
 def test_close_gaps():

@@ -18,16 +18,24 @@ samples are chosen to make the prediction error of the whole stretch as small as
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sp_fft
 from scipy.fft import next_fast_len
 from scipy.linalg import solve_toeplitz, solveh_banded
 
+from bridge.restore.report import change_figures
+
 
 def ar_order_for(rate: int) -> int:
     """A model order that follows formants and partials: 24 at 16 kHz, 48 at 44.1 kHz+."""
     return int(np.clip(round(rate / 900), 16, 48))
+
+
+FIT_ROWS = 131_072
+"""Samples of model-fitting rows (windows of ``order + 1``) copied out at a time."""
 
 
 def fit_ar(x: np.ndarray, known: np.ndarray, order: int) -> np.ndarray:
@@ -40,12 +48,17 @@ def fit_ar(x: np.ndarray, known: np.ndarray, order: int) -> np.ndarray:
         windows = sliding_window_view(x, order + 1)
         # A row is usable when none of its order + 1 samples is missing.
         missing = np.concatenate([[0], np.cumsum(~np.asarray(known, bool))])
-        good = missing[order + 1 :] == missing[: n - order]
-        rows = windows[good]
-        if rows.shape[0] >= 3 * order:
+        good = np.flatnonzero(missing[order + 1 :] == missing[: n - order])
+        if good.size >= 3 * order:
             # Predict each row's last sample from the ones before it: one Gram matrix of
-            # the whole rows holds both the normal matrix and the right-hand side.
-            full = rows.T @ rows
+            # the whole rows holds both the normal matrix and the right-hand side. (Summed
+            # a bounded number of rows at a time: a long stretch would otherwise copy out
+            # every window at once.)
+            full = np.zeros((order + 1, order + 1))
+            step = max(FIT_ROWS // (order + 1), 1)
+            for at in range(0, good.size, step):
+                rows = windows[good[at : at + step]]
+                full += rows.T @ rows
             gram = full[:-1, :-1][::-1, ::-1].copy()
             gram[np.diag_indices_from(gram)] += 1e-5 * np.trace(gram) / order + 1e-12
             coef = np.linalg.solve(gram, full[:-1, -1][::-1])
@@ -160,11 +173,14 @@ def autocorrelation(frames: np.ndarray, order: int) -> np.ndarray:
     return sp_fft.irfft(spectrum.real**2 + spectrum.imag**2, size, axis=1)[:, : order + 1]
 
 
-def levinson(r: np.ndarray, order: int, ridge: float = 1e-4) -> np.ndarray:
+def levinson(
+    r: np.ndarray, order: int, ridge: float = 1e-4, *, with_error: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """AR coefficients ``(rows, order + 1)`` (``a[:, 0] = 1``) from autocorrelations
     ``r`` ``(rows, >= order + 1)`` by the Levinson-Durbin recursion, all rows at once.
     ``ridge`` lifts lag 0 by that fraction so every model is stable; silent rows give
-    ``[1, 0, ...]``."""
+    ``[1, 0, ...]``. With ``with_error``, also each row's prediction error power as a share
+    of its signal power (0..1; 1 for silent rows)."""
     r = np.array(np.atleast_2d(r)[:, : order + 1], dtype=np.float64)
     r[:, 0] *= 1.0 + ridge
     # Lags along the first axis: every step then works on whole contiguous rows.
@@ -173,15 +189,25 @@ def levinson(r: np.ndarray, order: int, ridge: float = 1e-4) -> np.ndarray:
     a[0] = 1.0
     err = r[0].copy()
     live = err > 0
-    safe = np.where(live, err, 1.0)
+    # Every row alive (the usual case) spares the masking at each step.
+    everyone = bool(live.all())
+    safe = err if everyone else np.where(live, err, 1.0)
     for i in range(1, order + 1):
         acc = r[i] + np.einsum("jb,jb->b", a[1:i], r[i - 1 : 0 : -1])
-        k = np.where(live, -acc / safe, 0.0)
+        k = -acc / safe if everyone else np.where(live, -acc / safe, 0.0)
         a[1:i] += k * a[i - 1 : 0 : -1]
         a[i] = k
         err *= 1.0 - k * k
+        if everyone:
+            if (err > 0).all():
+                continue
+            everyone = False
         live &= err > 0
         safe = np.where(live, err, 1.0)
+    if with_error:
+        power = r[0]
+        share = np.where(power > 0, err / np.where(power > 0, power, 1.0), 1.0)
+        return np.ascontiguousarray(a.T), share
     return np.ascontiguousarray(a.T)
 
 
@@ -199,6 +225,8 @@ def interpolate_batch(
     counts = (~known).sum(axis=1)
     solved = counts <= max_unknown
     out = np.array(windows, dtype=np.float64, copy=True)
+    # Autocorrelation of each row's coefficients, lags 0..p (the prediction-error matrix).
+    corr = autocorrelation(a, a.shape[1] - 1) if solved.any() else a
     # Rows are solved in groups of similar size (up to 8 or half again apart), so few
     # padded unknowns are carried along.
     low = 0
@@ -211,21 +239,21 @@ def interpolate_batch(
         width = max(high, windows.shape[1] // 8, 2 * a.shape[1] - 1)
         step = max(1, BATCH_ENTRIES // (high * width))
         for first in range(0, idx.size, step):
-            _lsar_rows(out, known, a, idx[first : first + step], solved)
+            _lsar_rows(out, known, corr, idx[first : first + step], solved)
     return out, solved
 
 
 def _lsar_rows(
-    out: np.ndarray, known: np.ndarray, a: np.ndarray, idx: np.ndarray, solved: np.ndarray
+    out: np.ndarray, known: np.ndarray, corr: np.ndarray, idx: np.ndarray, solved: np.ndarray
 ) -> None:
-    """Solve rows ``idx`` of :func:`interpolate_batch` in place."""
+    """Solve rows ``idx`` of :func:`interpolate_batch` in place (``corr``: the
+    autocorrelation of every row's AR coefficients, lags 0..p)."""
     rows = len(idx)
     missing = ~known[idx]
     counts = missing.sum(axis=1)
-    p = a.shape[1] - 1
+    corr = corr[idx]
+    p = corr.shape[1] - 1
     m = int(counts.max())
-    # Autocorrelation of each row's coefficients, lags 0..p (the prediction-error matrix).
-    corr = autocorrelation(a[idx], p)
     # Unknown positions of each row, padded by repeating a far-away dummy position.
     row_of, col = np.nonzero(missing)
     rank = np.arange(row_of.size) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -259,3 +287,24 @@ def _lsar_rows(
     write = valid & good[:, None]
     out[np.repeat(idx[:, None], m, axis=1)[write], pos[write]] = fill[write]
     solved[idx[~good]] = False
+
+
+def fill_change(audio: np.ndarray, out: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """:func:`~bridge.restore.report.change_figures` of a whole take ``(frames, channels)``
+    whose repair ``out`` differs from ``audio`` only in the frames ``mask`` marks: read from
+    those frames and the input's total power, not from a difference of the whole take."""
+    marked = np.flatnonzero(mask)
+    before, after = audio[marked], out[marked]
+    part_db, part_fraction = change_figures(before, after)
+    if marked.size == 0 or not math.isfinite(part_db):
+        return part_db, 0.0
+    part_power = float(np.vdot(before, before))
+    if part_power <= 1e-30 * before.size:
+        return change_figures(audio, out)
+    # change_figures rates the change against the power of the frames it was given.
+    flat = np.ravel(audio)
+    total = float(np.dot(flat, flat))
+    return (
+        part_db + 10.0 * math.log10(part_power / max(total, 1e-300)),
+        part_fraction * marked.size / audio.shape[0],
+    )

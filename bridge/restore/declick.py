@@ -17,10 +17,16 @@ do, but they come back every period: events that recur in a steady train are lef
 so is an event that the waveform one period before or after predicts (lag found near the
 block's pitch, so a gliding bass is followed), which a click never is.
 
+The AR fill rounds off such an edge when a click lands on it. With ``period_fill``, each
+repair in a periodic block is blended with the waveform one period before and after it
+(a three-tap period-aligned prediction from each side), the two weighed against the AR
+fill by what each misses of the audio around the click.
+
 Speed: detection runs in single precision, a block's FFT frame serves both the AR fit
 (the Hann window applied as a three-tap kernel on the spectrum, the autocorrelation by a
 DCT-I) and the prediction errors, and blocks are transformed a cache-sized chunk at a
-time.
+time. Thresholds are compared frame by frame (the scale is never spread to every sample),
+and candidate pairs of a train are compared all at once.
 
     >>> import numpy as np
     >>> from bridge.restore.corrupt import add_clicks, si_sdr_db
@@ -36,7 +42,6 @@ time.
 from __future__ import annotations
 
 import functools
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -48,6 +53,7 @@ from scipy.ndimage import median_filter
 from bridge.restore.ar import (
     ar_order_for,
     autocorrelation,
+    fill_change,
     interpolate,
     interpolate_batch,
     interpolate_safely,
@@ -55,7 +61,7 @@ from bridge.restore.ar import (
     runs,
 )
 from bridge.restore.blas import single_threaded
-from bridge.restore.report import RestoreReport, as_2d, change_figures, restore_shape
+from bridge.restore.report import RestoreReport, as_2d, restore_shape
 
 BLOCK_S = 0.064
 """Length of the blocks that get one AR model each, seconds."""
@@ -110,6 +116,7 @@ this share of a period of one period away."""
 LAG_SEARCH = 0.25
 """How far from the block's pitch period the event's own lag is looked for (a glide moves
 it), relative."""
+
 
 
 class _Layout(NamedTuple):
@@ -207,12 +214,17 @@ def _scores(
         # does not see the scale), which saves a second transform. The frame is full of
         # audio, so the window takes it to zero at both ends and the circular
         # autocorrelation equals the linear one at the lags the fit uses.
-        windowed = 2.0 * spec
-        windowed[:, 1:] -= spec[:, :-1]
-        windowed[:, :-1] -= spec[:, 1:]
-        windowed[:, 0] -= spec[:, 1].conj()
-        windowed[:, -1] -= spec[:, -2].conj()
-        power = windowed.real**2 + windowed.imag**2
+        # (worked on as interleaved real and imaginary parts: plain float arithmetic, twice
+        # as fast as complex arithmetic on neighbouring bins, and exactly the same)
+        parts = spec.view(np.float32)
+        windowed = np.multiply(parts, 2.0, dtype=np.float32)
+        windowed[:, 2:] -= parts[:, :-2]
+        windowed[:, :-2] -= parts[:, 2:]
+        edges = windowed.view(np.complex64)
+        edges[:, 0] -= spec[:, 1].conj()
+        edges[:, -1] -= spec[:, -2].conj()
+        windowed *= windowed
+        power = windowed[:, 0::2] + windowed[:, 1::2]
         # The autocorrelation is the inverse transform of the power spectrum; a real, even
         # spectrum makes that a DCT-I.
         full = sp_fft.dct(power, type=1, axis=1)
@@ -249,7 +261,9 @@ def _scores(
     for part, width, fill in ((fwd, block, 0.0), (bwd, block, 0.0),
                               (scales[0], per_block, 1.0), (scales[1], per_block, 1.0),
                               (autocorr, autocorr.shape[1], 0.0)):
-        full = np.full((chans, count, width), fill, np.float32)
+        # (zeros come from fresh pages without a pass of writes)
+        full = (np.full((chans, count, width), fill, np.float32) if fill
+                else np.zeros((chans, count, width), np.float32))
         full[:, chosen] = part.reshape(chans, -1, width)
         out.append(full.reshape(chans, -1))
     out[-1] = out[-1].reshape(chans, count, -1)
@@ -292,7 +306,8 @@ def _block_pitch(autocorr: np.ndarray, lags: tuple[np.ndarray, np.ndarray]
     # comes only after the autocorrelation has dipped (its first trough).
     trough = np.zeros_like(peak)
     trough[:, 1:-1] = (norm[:, 1:-1] <= norm[:, :-2]) & (norm[:, 1:-1] <= norm[:, 2:])
-    past = np.cumsum(trough, axis=1) > 0
+    turn = np.argmax(trough, axis=1)
+    past = (np.arange(norm.shape[1]) >= turn[:, None]) & trough[np.arange(len(turn)), turn, None]
     best = np.where(past, norm, -np.inf).max(axis=1, keepdims=True)
     first = np.argmax(peak & past & (norm >= 0.9 * best), axis=1)
     rows = np.arange(autocorr.shape[0])
@@ -363,17 +378,18 @@ def detect_clicks(
     return _find_clicks(
         lay.padded(x[None, :]), len(x), rate, lay, sensitivity=sensitivity, order=order,
         max_click_ms=max_click_ms, near=near,
-    )[0]
+    )[0][0]
 
 
 def _find_clicks(
     padded: np.ndarray, n: int, rate: int, lay: _Layout, *, sensitivity: float, order: int,
     max_click_ms: float, near: np.ndarray | None,
-) -> list[list[tuple[int, int]]]:
-    """:func:`detect_clicks` for every channel of ``padded`` (see :meth:`_Layout.padded`)."""
+) -> tuple[list[list[tuple[int, int]]], np.ndarray | None]:
+    """:func:`detect_clicks` for every channel of ``padded`` (see :meth:`_Layout.padded`),
+    and the blocks' windowed autocorrelations at the pitch lags (see :class:`_Scores`)."""
     chans = padded.shape[0]
     if n < 4 * order + 16:
-        return [[] for _ in range(chans)]
+        return [[] for _ in range(chans)], None
     blocks = None
     if near is not None:
         count = lay.blocks(n)
@@ -384,24 +400,41 @@ def _find_clicks(
     threshold = THRESHOLD / max(sensitivity, 1e-3)
     max_len = max(int(max_click_ms * 1e-3 * rate), 2)
     edge = EDGE / max(sensitivity, 1e-3)
-    per_block = max(lay.block // lay.frame, 1)
-    lengths = np.full(per_block, lay.frame)
-    lengths[-1] += lay.block - per_block * lay.frame
     found = []
     for c in range(chans):
-        fwd_units = np.repeat(scores.fwd_scale[c].reshape(-1, per_block), lengths, axis=1)
-        bwd_units = np.repeat(scores.bwd_scale[c].reshape(-1, per_block), lengths, axis=1)
         fwd, bwd = scores.fwd[c, :n], scores.bwd[c, :n]
-        fwd_units, bwd_units = fwd_units.reshape(-1)[:n], bwd_units.reshape(-1)[:n]
         # The first and last samples have no history on one side.
         fwd[:order] = 0
         bwd[-order:] = 0
-        events = _events(fwd, bwd, fwd_units, bwd_units, threshold, edge, max_len)
+        left = _above(scores.fwd[c], scores.fwd_scale[c], edge, lay, n)
+        right = _above(scores.bwd[c], scores.bwd_scale[c], edge, lay, n)
+        events = _events(fwd, bwd, *left, *right, threshold, max_len)
         audio = padded[c, lay.lead : lay.lead + n]
         kept = _drop_recurring(events, rate, audio)
         found.append(_drop_periodic(kept, events, rate, audio, fwd, bwd, lay,
                                     scores.autocorr[c]))
-    return found
+    return found, scores.autocorr
+
+
+def _above(
+    error: np.ndarray, scale: np.ndarray, factor: float, lay: _Layout, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The samples (below ``n``) where ``error`` (one row of :class:`_Scores`, whole
+    blocks) passes ``factor`` times its robust ``scale`` (one value per frame), and the
+    scale at each of them. Compared frame by frame: the scale is never spread out to one
+    value per sample, as only the few samples above it need theirs."""
+    per_block = max(lay.block // lay.frame, 1)
+    whole = per_block * lay.frame
+    blocks = error.reshape(-1, lay.block)
+    limit = (factor * scale).reshape(-1, per_block)
+    over = np.empty(blocks.shape, bool)
+    np.greater(blocks[:, :whole].reshape(len(blocks), per_block, lay.frame),
+               limit[:, :, None], out=over[:, :whole].reshape(len(blocks), per_block, -1))
+    # The last frame of a block takes the remainder.
+    np.greater(blocks[:, whole:], limit[:, -1:], out=over[:, whole:])
+    at = np.flatnonzero(over.reshape(-1)[:n])
+    frame = np.minimum(at % lay.block // lay.frame, per_block - 1)
+    return at, scale[at // lay.block * per_block + frame]
 
 
 def _drop_periodic(
@@ -466,33 +499,37 @@ def _period_miss(
               + bwd.take(at, mode="clip").astype(np.float64) ** 2) / 2.0
     ar_miss = np.where(event, errors, 0.0).sum(axis=1)
     span = width + 2 * reach
-    size = next_fast_len(span + width, real=True)
+    # (no wrap-around: the correlation is read at lags up to 2 * reach, where the event's
+    # window still ends inside ``span``)
+    size = next_fast_len(span, real=True)
     here_spec = np.conj(sp_fft.rfft(here, size, axis=1))
-    best = np.full(len(bounds), np.inf)
-    for sign in (-1, 1):
-        # Candidate lags lag - reach .. lag + reach; segment k starts at offset k.
-        first = starts + sign * lag - reach
-        there = x.take(first[:, None] + np.arange(span), mode="clip").astype(np.float64)
-        corr = sp_fft.irfft(sp_fft.rfft(there, size, axis=1) * here_spec, size, axis=1)
-        corr = corr[:, : 2 * reach + 1]
-        sums = np.concatenate([np.zeros((len(bounds), 1)), np.cumsum(there**2, axis=1)], 1)
-        energy = sums[:, width : width + 2 * reach + 1] - sums[:, : 2 * reach + 1]
-        score = corr / np.sqrt(np.maximum(energy, 1e-30))
-        # Lags outside this event's own search range do not count.
-        offset = np.abs(np.arange(2 * reach + 1)[None, :] - reach)
-        score[offset > slack[:, None]] = -np.inf
-        k = np.clip(np.argmax(score, axis=1), 1, 2 * reach - 1)
-        taps = np.stack(
-            [np.take_along_axis(there, (k + d)[:, None] + np.arange(width)[None, :], axis=1)
-             for d in (-1, 0, 1)], axis=2)
-        flip = taps.transpose(0, 2, 1)
-        gram = flip @ taps
-        lift = 1e-9 * np.trace(gram, axis1=1, axis2=2) + 1e-20
-        gram += lift[:, None, None] * np.eye(3)
-        coef = np.linalg.solve(gram, flip @ here[:, :, None])
-        left = here - (taps @ coef)[:, :, 0]
-        miss = np.where(event, left**2, 0.0).sum(axis=1) / np.maximum(ar_miss, 1e-30)
-        best = np.minimum(best, miss)
+    # Both neighbours at once: rows of the period before, then of the period after.
+    # Candidate lags lag - reach .. lag + reach; segment k starts at offset k.
+    first = np.concatenate([starts - lag, starts + lag]) - reach
+    there = x.take(first[:, None] + np.arange(span), mode="clip").astype(np.float64)
+    corr = sp_fft.irfft(sp_fft.rfft(there, size, axis=1) * np.tile(here_spec, (2, 1)), size,
+                        axis=1)[:, : 2 * reach + 1]
+    sums = np.zeros((len(there), span + 1))
+    np.cumsum(there**2, axis=1, out=sums[:, 1:])
+    energy = sums[:, width : width + 2 * reach + 1] - sums[:, : 2 * reach + 1]
+    score = corr / np.sqrt(np.maximum(energy, 1e-30))
+    # Lags outside this event's own search range do not count.
+    offset = np.abs(np.arange(2 * reach + 1)[None, :] - reach)
+    score[offset > np.tile(slack, 2)[:, None]] = -np.inf
+    k = np.clip(np.argmax(score, axis=1), 1, 2 * reach - 1)
+    taps = np.stack(
+        [np.take_along_axis(there, (k + d)[:, None] + np.arange(width)[None, :], axis=1)
+         for d in (-1, 0, 1)], axis=2)
+    flip = taps.transpose(0, 2, 1)
+    gram = flip @ taps
+    lift = 1e-9 * np.trace(gram, axis1=1, axis2=2) + 1e-20
+    gram += lift[:, None, None] * np.eye(3)
+    target = np.tile(here, (2, 1))
+    coef = np.linalg.solve(gram, flip @ target[:, :, None])
+    left = target - (taps @ coef)[:, :, 0]
+    miss = np.where(np.tile(event, (2, 1)), left**2, 0.0).sum(axis=1)
+    miss /= np.tile(np.maximum(ar_miss, 1e-30), 2)
+    best = np.minimum(miss[: len(bounds)], miss[len(bounds) :])
     return best
 
 
@@ -522,6 +559,10 @@ def _drop_recurring(
     return [event for event, periodic in zip(events, member, strict=True) if not periodic]
 
 
+PAIR_BATCH = 65_536
+"""Pairs of events compared at a time in :func:`_train_members`."""
+
+
 def _train_members(starts: np.ndarray, rate: int, x: np.ndarray) -> np.ndarray:
     """Which of the sorted event positions ``starts`` belong to a train (see
     :func:`_drop_recurring`)."""
@@ -539,43 +580,52 @@ def _train_members(starts: np.ndarray, rate: int, x: np.ndarray) -> np.ndarray:
     def alike(p: int, q: int) -> bool:
         return float(shapes[p] @ shapes[q]) > TRAIN_LIKENESS * sizes[p] * sizes[q] + 1e-30
 
-    for i in range(len(starts)):
-        lo = np.searchsorted(starts, starts[i] + shortest)
-        hi = np.searchsorted(starts, starts[i] + longest, side="right")
-        for j in range(lo, hi):
-            if not alike(i, j):
-                continue
-            chain = [i, j]
-            gap = int(starts[j] - starts[i])
-            while len(chain) < TRAIN_LENGTH:
-                slack = max(2, int(TRAIN_TOLERANCE * gap))
-                want = starts[chain[-1]] + gap
-                k = np.searchsorted(starts, want - slack)
-                if k >= len(starts) or starts[k] > want + slack or not alike(chain[-1], int(k)):
-                    break
-                gap = int(starts[k] - starts[chain[-1]])
-                chain.append(int(k))
-            if len(chain) >= TRAIN_LENGTH:
-                member[chain] = True
+    # Every pair a pitch period apart, and whether their waveforms look alike, at once:
+    # only the alike pairs are followed along the train, one by one.
+    lo = np.searchsorted(starts, starts + shortest)
+    hi = np.searchsorted(starts, starts + longest, side="right")
+    counts = np.maximum(hi - lo, 0)
+    first = np.repeat(np.arange(len(starts)), counts)
+    second = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts - lo, counts)
+    pairs = np.empty(first.size, bool)
+    # (a bounded number of pairs at a time: dense crackle makes many)
+    for at in range(0, first.size, PAIR_BATCH):
+        i, j = first[at : at + PAIR_BATCH], second[at : at + PAIR_BATCH]
+        dots = np.einsum("ij,ij->i", shapes[i], shapes[j])
+        pairs[at : at + PAIR_BATCH] = dots > TRAIN_LIKENESS * sizes[i] * sizes[j] + 1e-30
+    for i, j in zip(first[pairs].tolist(), second[pairs].tolist(), strict=True):
+        chain = [i, j]
+        gap = int(starts[j] - starts[i])
+        while len(chain) < TRAIN_LENGTH:
+            slack = max(2, int(TRAIN_TOLERANCE * gap))
+            want = starts[chain[-1]] + gap
+            k = np.searchsorted(starts, want - slack)
+            if k >= len(starts) or starts[k] > want + slack or not alike(chain[-1], int(k)):
+                break
+            gap = int(starts[k] - starts[chain[-1]])
+            chain.append(int(k))
+        if len(chain) >= TRAIN_LENGTH:
+            member[chain] = True
     return member
 
 
 def _events(
-    fwd: np.ndarray, bwd: np.ndarray, fwd_units: np.ndarray, bwd_units: np.ndarray,
-    threshold: float, edge: float, max_len: int,
+    fwd: np.ndarray, bwd: np.ndarray, left: np.ndarray, left_units: np.ndarray,
+    right: np.ndarray, right_units: np.ndarray, threshold: float, max_len: int,
 ) -> list[tuple[int, int]]:
-    """Clicks of one channel from its raw forward and backward errors and their robust
-    scales (one per sample), see detect_clicks."""
+    """Clicks of one channel from its raw forward and backward errors, the samples
+    ``left`` / ``right`` where they pass EDGE units of their robust scales, and those
+    scales there (see :func:`_above`), see detect_clicks."""
     # Chains of samples above EDGE with gaps of at most 2 (inside a click the errors
     # flicker): the click's start follows the forward chain left, its end the backward
     # chain right.
     n = len(fwd)
-    left = np.flatnonzero(fwd > edge * fwd_units)
-    right = np.flatnonzero(bwd > edge * bwd_units)
+    # (the errors where they pass EDGE units: all that is read of them)
+    fwd, bwd = fwd[left], bwd[right]
     # A click's first sample fools the forward prediction, its last the backward one; a
     # click of a few samples can also fool one side on a neighbour, hence the +-1. (The
     # samples above THRESHOLD are among those above EDGE: all of this is sparse.)
-    seeds = _seeds(fwd, bwd, fwd_units, bwd_units, left, right, threshold)
+    seeds = _seeds(fwd, bwd, left_units, right_units, left, right, threshold)
     # The same at CLUSTER_FACTOR times the threshold: the cores of the clicks in a cluster
     # (worked out the first time a cluster is suspected).
     strict: list[np.ndarray] = []
@@ -587,7 +637,8 @@ def _events(
         followed along its chains, but not into its neighbours. Empty if not a cluster."""
         if not strict:
             strict.append(
-                _seeds(fwd, bwd, fwd_units, bwd_units, left, right, CLUSTER_FACTOR * threshold)
+                _seeds(fwd, bwd, left_units, right_units, left, right,
+                       CLUSTER_FACTOR * threshold)
             )
         cores = strict[0]
         parts = _position_runs(cores[np.searchsorted(cores, a) : np.searchsorted(cores, b)])
@@ -603,8 +654,8 @@ def _events(
 
     left_start = _chain_starts(left)
     right_end = (len(right) - 1 - _chain_starts(-right[::-1]))[::-1]
-    strong_left = left[fwd[left] > threshold * fwd_units[left]]
-    strong_right = right[bwd[right] > threshold * bwd_units[right]]
+    strong_left = left[fwd > threshold * left_units]
+    strong_right = right[bwd > threshold * right_units]
     strong = (
         strong_left, _chain_starts(strong_left),
         strong_right, (len(strong_right) - 1 - _chain_starts(-strong_right[::-1]))[::-1],
@@ -654,9 +705,11 @@ def _seeds(
 ) -> np.ndarray:
     """Sorted samples where both errors pass ``threshold`` units (each may look one sample
     to either side). ``left`` / ``right``: the samples where the forward / backward error
-    passes EDGE units (a superset: all of this is sparse)."""
-    fwd_hits = _near(left[fwd[left] > threshold * fwd_units[left]])
-    bwd_hits = right[bwd[right] > threshold * bwd_units[right]]
+    passes EDGE units (a superset: all of this is sparse); ``fwd`` and ``fwd_units`` the
+    forward error and its scale at ``left``, ``bwd`` and ``bwd_units`` the backward ones at
+    ``right``."""
+    fwd_hits = _near(left[fwd > threshold * fwd_units])
+    bwd_hits = right[bwd > threshold * bwd_units]
     if bwd_hits.size == 0:
         return bwd_hits
     at = np.searchsorted(bwd_hits, fwd_hits - 1)
@@ -687,7 +740,7 @@ def _extent(
 
 def _repair(audio: np.ndarray, out: np.ndarray, events: list[tuple[int, int]],
             mask: np.ndarray, order: int, context: int, padded: np.ndarray,
-            lead: int) -> None:
+            lead: int, misses: dict[tuple[int, int, int], float] | None = None) -> None:
     """LSAR repair of every event of every channel, written into ``out`` (in place).
 
     Each event's AR model is fitted on ``context`` samples either side of it (marked
@@ -720,7 +773,17 @@ def _repair(audio: np.ndarray, out: np.ndarray, events: list[tuple[int, int]],
             zeroed[marked.take(take, mode="clip")] = 0.0
             at = c * len(events) + lo
             r[at : at + len(take)] = autocorrelation(zeroed, order)
-    a = levinson(r, order)
+    if misses is None:
+        a = levinson(r, order)
+    else:
+        a, share = levinson(r, order, with_error=True)
+        # What the AR fill is expected to miss, as a share of the audio's power, for the
+        # period fill to be weighed against: the model's prediction error over the sum of
+        # its squared coefficients, the error of filling in one missing sample from both
+        # sides (a longer gap is filled worse: this leans to the AR fill).
+        share /= np.einsum("ij,ij->i", a, a)
+        for i, value in enumerate(share.tolist()):
+            misses[(int(first[i]), int(stops[i % len(events)]), int(channel[i]))] = value
     reach = 2 * order
     take = (first - reach)[:, None] + np.arange(2 * reach + widest)
     inside = (take >= 0) & (take < n)
@@ -760,6 +823,7 @@ def declick(
     *,
     sensitivity: float = 1.0,
     max_click_ms: float = 1.0,
+    period_fill: bool = False,
 ) -> tuple[np.ndarray, RestoreReport]:
     """Find and repair clicks.
 
@@ -768,6 +832,10 @@ def declick(
         rate: sample rate, Hz.
         sensitivity: detection sensitivity (1 = default, 2 = finds fainter clicks).
         max_click_ms: longer events are taken for real transients and left alone.
+        period_fill: in strongly periodic passages (synth basses, leads), blend each
+            repair with the waveform one pitch period before and after it, which follows
+            a sharp edge that the AR fill rounds off (see :func:`_period_fill`; 1.2 to
+            1.7 times the time on periodic material, so it is not the default).
 
     Returns:
         The repaired audio and a report (``clicks`` found, ``samples_repaired``).
@@ -781,6 +849,9 @@ def declick(
     out = audio.copy()
     lay = _Layout.of(rate, order)
     padded = lay.padded(audio.T)
+    # What each repair's AR model misses of the audio around it, by (start, stop, channel).
+    misses: dict[tuple[int, int, int], float] | None = {} if period_fill else None
+    autocorr = None
     # A second look at the repaired audio finds clicks the first one hid: a neighbour that
     # took over the prediction error, or a cluster that spoilt the block's AR model.
     for step in range(PASSES):
@@ -792,10 +863,12 @@ def declick(
             # The detection copy follows the repairs.
             changed = np.flatnonzero(before)
             padded[:, lay.lead + changed] = out[changed].T
-        found = _find_clicks(
+        found, blocks_autocorr = _find_clicks(
             padded, n, rate, lay, sensitivity=sensitivity, order=order,
             max_click_ms=max_click_ms, near=near,
         )
+        if step == 0:
+            autocorr = blocks_autocorr
         for lo, hi in (event for channel in found for event in channel):
             mask[lo:hi] = True
         _close_gaps(mask, MERGE_GAP)
@@ -811,10 +884,12 @@ def declick(
         )
         _repair(
             audio, out, [marked[i] for i in np.flatnonzero(hit)], mask, fill_order, context,
-            padded, lay.lead,
+            padded, lay.lead, misses,
         )
     events = runs(mask)
-    changed_db, fraction = _change(audio, out, mask)
+    if misses is not None and events and autocorr is not None:
+        _period_fill(out, events, mask, autocorr, lay, rate, misses)
+    changed_db, fraction = fill_change(audio, out, mask)
     repaired = int(sum(b - a for a, b in events))
     report = RestoreReport(
         process="declick",
@@ -831,6 +906,115 @@ def declick(
     return restore_shape(out, mono), report
 
 
+def _period_fill(
+    out: np.ndarray, events: list[tuple[int, int]], mask: np.ndarray, autocorr: np.ndarray,
+    lay: _Layout, rate: int, misses: dict[tuple[int, int, int], float],
+) -> None:
+    """Blend (in place) the AR repair of each event in a periodic block with the waveform
+    one pitch period before and after it.
+
+    An AR model cannot carry a synth's sharp edge across a gap; the period next to it can.
+    Each side's three-tap period-aligned prediction (see :func:`_period_prediction`) is
+    weighed by what it misses of the known audio around the event, the two sides' average
+    against the AR fill by what the AR model misses there (``misses``): each counts in
+    inverse proportion to its miss."""
+    bounds = np.array(events, dtype=np.int64)
+    blocks = np.minimum(bounds[:, 0] // lay.block, autocorr.shape[1] - 1)
+    where, which = np.unique(blocks, return_inverse=True)
+    lags = _pitch_lags(lay.block, lay.size)
+    for c in range(out.shape[1]):
+        period, periodicity = _block_pitch(autocorr[c, where], lags)
+        lag = period[which].astype(np.int64)
+        ar_miss = np.array([misses.get((a, b, c), np.nan) for a, b in events])
+        pick = np.flatnonzero((periodicity[which] >= PERIODIC_GATE) & (lag > 2)
+                              & np.isfinite(ar_miss))
+        if pick.size == 0:
+            continue
+        signal = np.ascontiguousarray(out[:, c])
+        # Events of similar period together: each batch's windows are as wide as its
+        # longest period needs, not the longest of the take.
+        pick = pick[np.argsort(lag[pick], kind="stable")]
+        octave = np.floor(np.log2(lag[pick])).astype(np.int64)
+        for group in np.split(pick, np.flatnonzero(np.diff(octave)) + 1):
+            fill, period_miss = _period_prediction(signal, mask, bounds[group], lag[group],
+                                                   rate)
+            weight = ar_miss[group] / np.maximum(ar_miss[group] + period_miss, 1e-30)
+            for (a, b), w, predicted in zip(bounds[group].tolist(), weight.tolist(), fill,
+                                            strict=True):
+                out[a:b, c] = w * predicted[: b - a] + (1.0 - w) * out[a:b, c]
+
+
+def _period_prediction(
+    x: np.ndarray, mask: np.ndarray, bounds: np.ndarray, lag: np.ndarray, rate: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The events ``bounds`` (rows of start, stop) of ``x`` predicted from one pitch period
+    (about ``lag`` samples) before and after, and what that prediction misses of the known
+    audio around them (a share of its power).
+
+    Each side: the lag within LAG_SEARCH of ``lag`` whose waveform best matches the known
+    audio within half a period (at least PERIOD_MS) either side of the event (samples
+    marked in ``mask`` left out), a three-tap predictor (fractional delay and gain) fitted
+    there, and the event predicted through it; the two sides averaged, each weighted by
+    the inverse of its miss. A side that runs off the audio, or whose fill is far louder
+    than the audio around it, counts as missing everything."""
+    n = len(x)
+    # Half a period either side (at least PERIOD_MS): a flat stretch of a pulse wave next
+    # to the event would fit any alignment; its edges a little further off do not.
+    own = np.maximum(lag // 2, max(int(PERIOD_MS * 1e-3 * rate), 8))
+    side = int(own.max())
+    length = int((bounds[:, 1] - bounds[:, 0]).max())
+    width = 2 * side + length
+    slack = np.maximum((LAG_SEARCH * lag).astype(np.int64), 2)
+    reach = int(slack.max())
+    starts = bounds[:, 0] - side
+    at = starts[:, None] + np.arange(width)
+    inside = (at >= 0) & (at < n)
+    near = (at >= (bounds[:, 0] - own)[:, None]) & (at < (bounds[:, 1] + own)[:, None])
+    known = inside & near & ~mask.take(at, mode="clip")
+    here = np.where(known, x.take(at, mode="clip"), 0.0)
+    power = np.maximum(np.einsum("ij,ij->i", here, here), 1e-30)
+    span = width + 2 * reach
+    size = next_fast_len(span, real=True)
+    here_spec = np.conj(sp_fft.rfft(here, size, axis=1))
+    known_spec = np.conj(sp_fft.rfft(known.astype(np.float64), size, axis=1))
+    offset = np.abs(np.arange(2 * reach + 1)[None, :] - reach)
+    fills, weights = [], []
+    for sign in (-1, 1):
+        first = starts + sign * lag - reach
+        there = x.take(first[:, None] + np.arange(span), mode="clip")
+        corr = sp_fft.irfft(sp_fft.rfft(there, size, axis=1) * here_spec, size, axis=1)
+        energy = sp_fft.irfft(sp_fft.rfft(there**2, size, axis=1) * known_spec, size, axis=1)
+        score = corr[:, : 2 * reach + 1] / np.sqrt(
+            np.maximum(energy[:, : 2 * reach + 1], 1e-30))
+        score[offset > slack[:, None]] = -np.inf
+        k = np.clip(np.argmax(score, axis=1), 1, 2 * reach - 1)
+        taps = np.stack(
+            [np.take_along_axis(there, (k + d)[:, None] + np.arange(width)[None, :], axis=1)
+             for d in (-1, 0, 1)], axis=2)
+        seen = taps * known[:, :, None]
+        flip = seen.transpose(0, 2, 1)
+        gram = flip @ seen
+        # (a real ridge: on a flat stretch the three taps are alike, and an unsteadied fit
+        # trades huge opposite coefficients that blow up at the next edge)
+        lift = 1e-3 * np.trace(gram, axis1=1, axis2=2) / 3.0 + 1e-20
+        gram += lift[:, None, None] * np.eye(3)
+        coef = np.linalg.solve(gram, flip @ here[:, :, None])
+        predicted = (taps @ coef)[:, :, 0]
+        left = np.where(known, here - predicted, 0.0)
+        miss = np.einsum("ij,ij->i", left, left) / power
+        # A side whose period runs off the audio has nothing to say, nor one whose fill is
+        # far louder than the audio around it.
+        loud = np.max(np.abs(np.where(known, 0.0, predicted)), axis=1) > 2.0 * np.max(
+            np.abs(here), axis=1)
+        miss[(first < 0) | (first + span > n) | loud] = np.inf
+        fills.append(predicted[:, side:])
+        weights.append(1.0 / np.maximum(miss, 1e-12))
+    total = weights[0] + weights[1]
+    fill = (fills[0] * weights[0][:, None] + fills[1] * weights[1][:, None]) / np.maximum(
+        total, 1e-30)[:, None]
+    return fill, 1.0 / np.maximum(total, 1e-30)
+
+
 def _close_gaps(mask: np.ndarray, gap: int) -> None:
     """Mark (in place) the runs of fewer than ``gap`` unmarked samples between two marked
     ones: clicks found apart (on two channels, or in two looks) that nearly touch are one
@@ -839,23 +1023,3 @@ def _close_gaps(mask: np.ndarray, gap: int) -> None:
     for (_, stop), (start, _) in zip(marked[:-1], marked[1:], strict=True):
         if start - stop < gap:
             mask[stop:start] = True
-
-
-def _change(audio: np.ndarray, out: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
-    """:func:`change_figures` of the whole take, read from the marked frames (the only ones
-    a repair touches) and the input's total power."""
-    marked = np.flatnonzero(mask)
-    before, after = audio[marked], out[marked]
-    part_db, part_fraction = change_figures(before, after)
-    if marked.size == 0 or not math.isfinite(part_db):
-        return part_db, 0.0
-    part_power = float(np.vdot(before, before))
-    if part_power <= 1e-30 * before.size:
-        return change_figures(audio, out)
-    # change_figures rates the change against the power of the frames it was given.
-    flat = np.ravel(audio)
-    total = float(np.dot(flat, flat))
-    return (
-        part_db + 10.0 * math.log10(part_power / max(total, 1e-300)),
-        part_fraction * marked.size / audio.shape[0],
-    )

@@ -24,9 +24,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.linalg import solveh_banded
 
-from bridge.restore.ar import ar_order_for, fit_ar, interpolate_clipped, runs
+from bridge.restore.ar import ar_order_for, fill_change, fit_ar, interpolate_clipped, runs
 from bridge.restore.blas import single_threaded
-from bridge.restore.report import RestoreReport, as_2d, change_figures, restore_shape
+from bridge.restore.report import RestoreReport, as_2d, restore_shape
 
 RAIL_TOLERANCE = 1e-4
 """Samples within this fraction of full rail value count as on the rail."""
@@ -73,17 +73,22 @@ def find_clipping(x: np.ndarray) -> tuple[np.ndarray, float, float]:
             continue
         signed = sign * x
         on = signed >= level * (1 - RAIL_TOLERANCE)
-        stuck = [(a, b) for a, b in runs(on) if b - a >= 2]
+        framed = np.concatenate([[False], on, [False]])
+        edges = np.flatnonzero(framed[1:] != framed[:-1])
+        starts, stops = edges[::2], edges[1::2]
+        stuck = stops - starts >= 2
         # The runs that decide whether the rail is clipping at all.
-        judged = stuck if level >= quiet else [(a, b) for a, b in stuck if b - a >= 3]
-        if not judged or (level < quiet and len(judged) < QUIET_MIN_RUNS):
+        judged = stuck if level >= quiet else stops - starts >= 3
+        count = int(np.count_nonzero(judged))
+        if not count or (level < quiet and count < QUIET_MIN_RUNS):
             continue
-        starts, stops = (np.array(v, dtype=np.int64) for v in zip(*judged, strict=True))
-        shaped = _overshoots(signed, starts, stops) > OVERSHOOT * level
+        shaped = _overshoots(signed, starts[judged], stops[judged]) > OVERSHOOT * level
         if np.mean(shaped) < MIN_SHAPED_FRACTION:
             continue
-        for a, b in stuck:
-            mask[a:b] = True
+        # Every sample of a run of two or more: on the rail, next to another one there.
+        pairs = on[1:] & on[:-1]
+        mask[1:] |= pairs
+        mask[:-1] |= pairs
     return mask, top, bottom
 
 
@@ -150,11 +155,13 @@ def _repair(
     n = len(x)
     out = x.copy()
     peak = max(top, bottom)
-    stretches = []
-    for a, b in _groups(clipped_runs, context):
-        lo, hi = max(a - context, 0), min(b + context, n)
-        if hi - lo - int(np.count_nonzero(mask[lo:hi])) >= order + 4:
-            stretches.append((lo, hi, a, b))
+    # Stretches with enough known samples to fit a model on.
+    bounds = np.array(_groups(clipped_runs, context), dtype=np.int64).reshape(-1, 2)
+    lo, hi = np.maximum(bounds[:, 0] - context, 0), np.minimum(bounds[:, 1] + context, n)
+    marked = np.concatenate([[0], np.cumsum(mask)])
+    fit = hi - lo - (marked[hi] - marked[lo]) >= order + 4
+    stretches = list(zip(lo[fit].tolist(), hi[fit].tolist(), *bounds[fit].T.tolist(),
+                         strict=True))
     fits = _fit_stretches(x, mask, [(lo, hi) for lo, hi, _, _ in stretches], order)
     groups = []  # (lo, hi, coefficients)
     unknown, owner = [], []
@@ -176,10 +183,11 @@ def _repair(
                 fixed = interpolate_clipped(x[lo:hi], known, a, top, bottom, ROUNDS)
                 out[lo:hi] = np.where(known, x[lo:hi], fixed)
     # A stretch whose fill ran wild (the model did not fit) is tried again with a lower
-    # order, and left as it was if that fails too.
+    # order, and left as it was if that fails too. (Stretches never overlap: their runs
+    # lie two contexts apart.)
+    wild = np.concatenate([[0], np.cumsum(~(np.abs(out) <= 4 * peak))])
     for lo, hi, _ in groups:
-        fixed = out[lo:hi]
-        if np.all(np.isfinite(fixed)) and np.max(np.abs(fixed)) <= 4 * peak:
+        if wild[hi] == wild[lo]:
             continue
         seg, known = x[lo:hi], ~mask[lo:hi]
         coef = fit_ar(seg, known, max(order // 2, 4))
@@ -190,17 +198,18 @@ def _repair(
 
 
 SHORT_STRETCH = 1024
-"""Stretches up to this long have their AR models fitted together (one batched product)."""
+"""Stretches up to this long have their AR models fitted together (batched products)."""
+FIT_BATCH = 262_144
+"""Samples of model-fitting rows gathered at a time (2 MB)."""
 
 
 def _fit_stretches(x: np.ndarray, mask: np.ndarray, spans: list[tuple[int, int]],
                    order: int) -> list[np.ndarray]:
     """:func:`~bridge.restore.ar.fit_ar` of ``x[lo:hi]`` (known where ``mask`` is False) for
     every span: the short ones (most of them: a clipped peak or two and their context) in
-    one batched covariance fit, the long ones one by one."""
+    batched covariance fits (similar sizes together), the long ones one by one."""
     fits: list[np.ndarray | None] = [None] * len(spans)
     width = order + 1
-    windows = sliding_window_view(x, width)
     short: list[tuple[int, np.ndarray]] = []
     for i, (lo, hi) in enumerate(spans):
         if hi - lo <= SHORT_STRETCH:
@@ -210,21 +219,34 @@ def _fit_stretches(x: np.ndarray, mask: np.ndarray, spans: list[tuple[int, int]]
                 short.append((i, starts))
                 continue
         fits[i] = fit_ar(x[lo:hi], ~mask[lo:hi], order)
-    if short:
-        most = max(len(starts) for _, starts in short)
-        index = np.zeros((len(short), most), np.int64)
-        used = np.zeros((len(short), most, 1))
-        for j, (_, starts) in enumerate(short):
+    # Similar sizes together, a bounded batch at a time: little padding, and the working
+    # set stays small (a big temporary costs its page faults on every call).
+    short.sort(key=lambda item: len(item[1]))
+    # Padding rows read a window of zeros past the end.
+    padded = sliding_window_view(np.concatenate([x, np.zeros(width)]), width)
+    first = 0
+    while first < len(short):
+        most = len(short[first][1])
+        last = first + 1
+        while last < len(short):
+            longer = max(most, len(short[last][1]))
+            if (last + 1 - first) * longer * width > FIT_BATCH:
+                break
+            most = longer
+            last += 1
+        batch = short[first:last]
+        index = np.full((len(batch), most), len(x), np.int64)
+        for j, (_, starts) in enumerate(batch):
             index[j, : len(starts)] = starts
-            used[j, : len(starts)] = 1.0
-        rows = windows[index] * used  # (stretches, rows, width); padding rows are zero
+        rows = padded[index]  # (stretches, rows, width)
         full = np.matmul(rows.transpose(0, 2, 1), rows)
         gram = full[:, :-1, :-1][:, ::-1, ::-1].copy()
         ridge = 1e-5 * np.trace(gram, axis1=1, axis2=2) / order + 1e-12
         gram[:, np.arange(order), np.arange(order)] += ridge[:, None]
         coef = np.linalg.solve(gram, full[:, :-1, -1][:, ::-1, None])[:, :, 0]
-        for j, (i, _) in enumerate(short):
+        for j, (i, _) in enumerate(batch):
             fits[i] = np.concatenate([[1.0], -coef[j]])
+        first = last
     return fits  # type: ignore[return-value]
 
 
@@ -243,11 +265,13 @@ def _fill(out: np.ndarray, unknown: np.ndarray, owner: np.ndarray, coef: np.ndar
     cluster = np.concatenate([[0], np.cumsum(np.diff(unknown) > p)])
     free = np.ones(len(unknown), bool)
     active = np.ones(int(cluster[-1]) + 1, bool)
-    flat_corr = corr.ravel()
+    # Lag p + 1 stands for every lag past p: no coupling.
+    flat_corr = np.concatenate([corr, np.zeros((len(corr), 1))], axis=1).ravel()
     # The signal with p zeros either side; the samples being solved are zeroed in it
     # while they are solved (only they change from pass to pass).
     padded = np.zeros(n + 2 * p)
     padded[p:-p] = out
+    windows = sliding_window_view(padded, 2 * p + 1)
     for _ in range(ROUNDS):
         pick = np.flatnonzero(free & active[cluster])
         if not len(pick):
@@ -256,20 +280,22 @@ def _fill(out: np.ndarray, unknown: np.ndarray, owner: np.ndarray, coef: np.ndar
         m = len(at)
         width = min(p, m - 1)
         # Upper band (row ``width - d`` holds superdiagonal d): corr[|i - j|] when within p.
-        # Row r of ``before`` holds each unknown's (width - r)-th predecessor.
+        # Column r of ``before`` holds each unknown's (width - r)-th predecessor.
         before = sliding_window_view(np.concatenate([np.full(width, -2 * n - 2 * p), at]),
-                                     width + 1).T
-        gap = at[None, :] - before
-        near_enough = gap <= p
-        band = flat_corr[group * (p + 1) + np.minimum(gap, p)] * near_enough
+                                     width + 1)
+        # (few temporaries, each computed in place: this runs over every clipped sample;
+        # built transposed, so the band is in the solver's own column-major order)
+        lag = at[:, None] - before
+        np.minimum(lag, p + 1, out=lag)
+        lag += (group * (p + 2))[:, None]
+        band = flat_corr[lag].T
         band[width] += 1e-9 * np.maximum(corr[group, 0], 1e-30)
         padded[at + p] = 0.0
-        near = sliding_window_view(padded, 2 * p + 1)[at]
         # (unknowns are sorted, so each stretch's are one slice: one product per stretch)
         rhs = np.empty(m)
         edges = np.flatnonzero(np.diff(group)) + 1
         for lo, hi in zip(np.r_[0, edges], np.r_[edges, m], strict=True):
-            rhs[lo:hi] = near[lo:hi] @ -taps[group[lo]]
+            rhs[lo:hi] = windows[at[lo:hi]] @ -taps[group[lo]]
         y = solveh_banded(band, rhs, overwrite_ab=True, overwrite_b=True, check_finite=False)
         out[at] = y
         s = sign[pick]
@@ -309,15 +335,20 @@ def declip(
     out = audio.copy()
     total_runs, total_samples = 0, 0
     context = max(3 * order, int(0.004 * rate))
+    # Frames a repair may have touched (in any channel).
+    touched = np.zeros(audio.shape[0], bool)
     for c in range(audio.shape[1]):
-        mask, top, bottom = find_clipping(audio[:, c])
+        # (one channel at a time, in a contiguous copy: strided reads cost twice as much)
+        channel = np.ascontiguousarray(audio[:, c])
+        mask, top, bottom = find_clipping(channel)
         if not force and (mask.mean() if mask.size else 0.0) < MIN_CLIPPED_FRACTION:
             continue
         clipped_runs = runs(mask)
         total_runs += len(clipped_runs)
         total_samples += int(mask.sum())
-        out[:, c] = _repair(audio[:, c], mask, clipped_runs, top, bottom, order, context)
-    changed_db, fraction = change_figures(audio, out)
+        touched |= mask
+        out[:, c] = _repair(channel, mask, clipped_runs, top, bottom, order, context)
+    changed_db, fraction = fill_change(audio, out, touched)
     clipped_fraction = total_samples / max(audio.size, 1)
     report = RestoreReport(
         process="declip",

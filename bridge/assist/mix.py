@@ -13,17 +13,23 @@ of its stem over the parts that play, :func:`starter_mix` returns a :class:`~bri
    (-70 LUFS) or more than 20 LU under the track's loud part (95th percentile) are silence; the
    rest are averaged in the power domain.
 3. *Targets.* Non-lead classes sit at ``anchor + level_lu``. Lead classes (lead vocal, speech) sit
-   ``over_accompaniment_db`` over the accompaniment: the power sum, frame by frame, of every other
-   audible track at its target level.
-4. *Anchor.* The median of where the tracks already sit relative to their targets, so the mix
-   keeps its overall level and moves stay small; then lowered together until the mix-bus sample
-   peak is at most ``headroom_peak_dbfs`` (-6 dBFS by default).
+   ``over_accompaniment_db`` over the accompaniment: the power sum, frame by frame, of every
+   heard non-lead track, the levelled ones at their targets and the ones that keep their fader
+   (``unknown``, ``keep = true``) where they play in the mix.
+4. *Anchor.* The median of where the levelled tracks already sit relative to their targets, so
+   the mix keeps its overall level and moves stay small; then lowered together until the mix-bus
+   sample peak is at most ``headroom_peak_dbfs`` (-6 dBFS by default). When tracks that keep
+   their fader are heard, the headroom comes from the common trim of step 6 alone, so nothing
+   sinks under them.
 5. *Respect.* Muted tracks (or tracks under a muted folder) are left alone and not counted; when
    anything is soloed only the soloed tracks (and their folders' children) are balanced. Folder
    faders are never moved: a child's level in the mix includes its folders' faders. Tracks labelled
    ``unknown`` (``keep = true``) keep their fader but still count in the mix-bus peak.
-6. *Caps.* No balance move exceeds ``max_move_db``; a capped move says so, and a second run goes
-   on toward the target (the only case where a second run moves again). If a track held at its
+6. *Caps.* No balance move exceeds ``max_move_db`` and no fader leaves its range; ``capped`` is
+   true exactly when one of them limited the move. A track held at the cap while the others are
+   placed around it has reached its place; one left short of its target says so, and a second
+   run goes on (the only case where a second run moves again; the end of the fader's range
+   cannot be passed by running again). If a track held at its
    cap keeps the targets from coming down far enough for the mix bus, every heard fader comes
    down by one common trim (``headroom_trim_db``): the bus limit holds and no balance changes.
 
@@ -274,6 +280,9 @@ class TrackLevel:
     target_lufs: float | None = None
     """Target in-mix active loudness (before the common headroom shift is applied it is exact)."""
     capped: bool = False
+    """The balance move was limited: by the move cap or by the end of the fader's range."""
+    capped_by: str = ""
+    """``"max_move_db"`` or ``"fader_range"`` when capped, else empty."""
     trim_db: float = 0.0
     """The common trim every fader got for mix-bus headroom (0 or negative), in the move."""
     skipped: str = ""
@@ -290,6 +299,13 @@ class TrackLevel:
     @property
     def loudness_after_lufs(self) -> float:
         return self.pre_fader_lufs + self.new_fader_db + self.parent_gain_db
+
+    @property
+    def short_of_target_db(self) -> float:
+        """How far the move leaves the track from its target (dB, signed; 0 if reached)."""
+        if self.target_lufs is None or not math.isfinite(self.pre_fader_lufs):
+            return 0.0
+        return self.target_lufs - self.loudness_after_lufs
 
 
 @dataclass
@@ -318,7 +334,7 @@ class StarterMix:
                     "loudness_before_lufs": _finite(t.loudness_before_lufs),
                     "loudness_after_lufs": _finite(t.loudness_after_lufs),
                     "target_lufs": _finite(t.target_lufs), "capped": t.capped,
-                    "skipped": t.skipped,
+                    "capped_by": t.capped_by or None, "skipped": t.skipped,
                 }
                 for t in self.tracks
             ],
@@ -425,7 +441,11 @@ def starter_mix(
         notes.append("no track to level (all muted, silent, folders or unknown)")
         return StarterMix(Plan(), list(rows.values()), -math.inf, notes=notes)
 
-    # relative targets: anchor + r_i (lead classes against the accompaniment's power sum)
+    # Targets as functions of the anchor A: a levelled class sits at A + level_lu; a lead sits
+    # over the accompaniment, the frame-by-frame power sum of every heard non-lead track: the
+    # levelled ones at their targets and the ones that keep their fader (unknown, keep = true)
+    # where they play in the mix. The common headroom trim moves all of them alike, so it
+    # changes no lead's place against them.
     relative: dict[str, float] = {}
     leads = []
     for guid in movable:
@@ -434,55 +454,87 @@ def starter_mix(
             leads.append(guid)
         else:
             relative[guid] = target.level_lu
-    if leads:
-        accompaniment = [g for g in relative]
-        if accompaniment:
-            frames = [series[g] - rows[g].pre_fader_lufs + relative[g] for g in accompaniment]
-            acc_lufs = active_loudness(_power_sum(frames), targets.gate_relative_lu,
-                                       targets.gate_absolute_lufs - 100.0)
-        else:
-            acc_lufs = 0.0
-            notes.append("no accompaniment: lead tracks are levelled against each other")
-        for guid in leads:
-            over = targets.for_class(rows[guid].mix_class).over_accompaniment_db
-            relative[guid] = acc_lufs + (over if accompaniment else 0.0)
+    kept = [g for g in trim_only if g in series]
+    accompaniment = _Accompaniment(
+        [series[g] - rows[g].pre_fader_lufs + relative[g] for g in relative],
+        [series[g] + rows[g].fader_db + rows[g].parent_gain_db for g in kept],
+        targets.gate_relative_lu)
+    if leads and accompaniment.empty:
+        notes.append("no accompaniment: lead tracks are levelled against each other")
 
     def in_mix(guid: str, fader_db: float) -> float:
         row = rows[guid]
         return row.pre_fader_lufs + fader_db + row.parent_gain_db
 
-    # each track's own anchor: where it sits now relative to its target
-    own = {g: in_mix(g, rows[g].fader_db) - relative[g] for g in movable}
-    anchor = float(np.median(list(own.values())))
-    # anchors for which no move exceeds the cap (empty when the tracks are too far apart)
-    lowest = max(own.values()) - cap
-    highest = min(own.values()) + cap
-    feasible = lowest <= highest + 1e-9
-    if feasible:
-        anchor = min(max(anchor, lowest), highest)
-    else:
-        notes.append(f"tracks sit more than {2 * cap:.1f} dB apart from their targets: some "
-                     "moves are capped; run again to go further")
+    def target_at(guid: str, anchor_lufs: float) -> float:
+        """In-mix target of a movable track for an anchor (before the common trim)."""
+        if guid in relative:
+            return anchor_lufs + relative[guid]
+        if accompaniment.empty:
+            return anchor_lufs
+        over = targets.for_class(rows[guid].mix_class).over_accompaniment_db
+        return accompaniment.lufs(anchor_lufs) + over
 
-    def faders_for(anchor_lufs: float, trim_db: float = 0.0) -> dict[str, tuple[float, bool]]:
-        """The cap bounds each track's balance move; ``trim_db`` then moves every fader
-        together (a master-fader pull spread over the tracks: it changes no balance)."""
+    now = {g: in_mix(g, rows[g].fader_db) for g in movable}
+
+    def wanted(guid: str, anchor_lufs: float) -> float:
+        """The balance move a track needs for an anchor (non-decreasing in the anchor)."""
+        return target_at(guid, anchor_lufs) - now[guid]
+
+    # Tracks whose target follows the anchor; a lead placed only against tracks that keep
+    # their fader has a fixed target, whatever the anchor.
+    follows = [g for g in movable if g in relative or accompaniment.follows_anchor]
+    centre = float(np.median([now[g] - relative[g] for g in relative])) if relative else \
+        float(np.median([now[g] for g in movable]))
+    span = (centre - _ANCHOR_RANGE_DB, centre + _ANCHOR_RANGE_DB)
+
+    def anchor_for(guid: str, move_db: float) -> float | None:
+        """The anchor at which a track's balance move would be ``move_db``; ``-inf``/``+inf``
+        when it is above/below that move over the whole range; None if the anchor does not
+        matter to it."""
+        if guid not in follows:
+            return None
+        if guid in relative:
+            return now[guid] - relative[guid] + move_db
+        return _solve_increasing(lambda a: wanted(guid, a), move_db, *span)
+
+    # each track's own anchor: where it sits now relative to its target. Leads count only
+    # when nothing else is levelled: against tracks that keep their fader a lead's target
+    # follows the anchor weakly, and its own anchor would swing far on a 0.01 dB difference.
+    own = {g: a for g in (list(relative) or follows)
+           if (a := anchor_for(g, 0.0)) is not None and math.isfinite(a)}
+    anchor = float(np.median(list(own.values()))) if own else centre
+    # anchors for which no move exceeds the cap (empty when the tracks are too far apart);
+    # a track whose move exceeds the cap whatever the anchor does not narrow the range
+    lows = [a for g in follows if (a := anchor_for(g, -cap)) is not None and a < math.inf]
+    highs = [a for g in follows if (a := anchor_for(g, cap)) is not None and a > -math.inf]
+    lowest = max(lows, default=-math.inf)
+    highest = min(highs, default=math.inf)
+    if lowest <= highest + 1e-9:
+        anchor = min(max(anchor, lowest), highest)
+
+    def faders_for(anchor_lufs: float, trim_db: float = 0.0) -> dict[str, tuple[float, str]]:
+        """``guid -> (fader, capped_by)``. The cap bounds each track's balance move;
+        ``trim_db`` then moves every fader together (a master-fader pull spread over the
+        tracks: it changes no balance)."""
         out = {}
         for guid in movable:
-            move = anchor_lufs - own[guid]
-            capped = abs(move) > cap + 1e-6
+            move = wanted(guid, anchor_lufs)
+            # at the cap exactly: held there by it (the anchor was clamped to keep it within)
+            capped_by = "max_move_db" if abs(move) >= cap - _CAP_TOLERANCE_DB else ""
             move = max(-cap, min(cap, move)) + trim_db
             fader = rows[guid].fader_db + move
             # A fader cannot go past the Plan's range: the move stops there and says so.
-            capped = capped or fader > VOLUME_MAX_DB
-            out[guid] = (min(max(fader, VOLUME_MIN_DB), VOLUME_MAX_DB), capped)
+            if not VOLUME_MIN_DB <= fader <= VOLUME_MAX_DB:
+                capped_by = "fader_range"
+            out[guid] = (min(max(fader, VOLUME_MIN_DB), VOLUME_MAX_DB), capped_by)
         if trim_db:
             # tracks that are heard but not levelled (unknown class, keep) come down too
             for guid in trim_only:
-                out[guid] = (max(rows[guid].fader_db + trim_db, VOLUME_MIN_DB), False)
+                out[guid] = (max(rows[guid].fader_db + trim_db, VOLUME_MIN_DB), "")
         return out
 
-    def gains_for(faders: Mapping[str, tuple[float, bool]]) -> dict[str, float]:
+    def gains_for(faders: Mapping[str, tuple[float, str]]) -> dict[str, float]:
         gains = {}
         for guid, row in rows.items():
             if not heard[guid] or guid not in measures:
@@ -494,12 +546,16 @@ def starter_mix(
     faders = faders_for(anchor)
     peak_before = peak_after = None
     shift = trim = 0.0
+    shift_stalled = False
     if mix_peak is not None:
         peak_before = mix_peak(gains_for({}))
         peak_after = mix_peak(gains_for(faders))
         # never lower past the point where the loudest-sitting track would hit its cap
         floor = min(0.0, lowest - anchor)
-        for _ in range(8):
+        # With tracks that keep their fader in the mix, lowering only the levelled targets
+        # would sink them under those tracks (and the leads placed against them): the common
+        # trim below does the whole job then.
+        for _ in range(8 if follows and not kept else 0):
             if not (math.isfinite(peak_after) and peak_after > headroom + 0.01):
                 break
             if shift <= floor + 1e-6:
@@ -507,7 +563,12 @@ def starter_mix(
             # the sum scales with the moved tracks, so the excess is (nearly) the shift needed
             shift = max(floor, shift - (peak_after - headroom))
             faders = faders_for(anchor + shift)
-            peak_after = mix_peak(gains_for(faders))
+            last, peak_after = peak_after, mix_peak(gains_for(faders))
+            if peak_after > last - 0.01:
+                # the bus is held up by tracks the anchor does not move (kept faders, leads
+                # against them): lowering the targets further would only change the balance
+                shift_stalled = True
+                break
         if shift < 0:
             notes.append(f"all targets lowered {-shift:.1f} dB for mix-bus headroom")
         # Still too hot with a track held at its cap: every fader comes down together. That
@@ -520,9 +581,23 @@ def starter_mix(
             faders = faders_for(anchor + shift, trim)
             peak_after = mix_peak(gains_for(faders))
         if trim < 0:
+            held = [rows[g].name for g in movable
+                    if faders[g][1] and abs(wanted(g, anchor + shift)) <= cap + _CAP_TOLERANCE_DB]
+            anchor_helps = bool(follows) and not kept and not shift_stalled
+            if held and anchor_helps:
+                why = (f"{_names(held)} {'is' if len(held) == 1 else 'are'} held at the "
+                       f"{cap:.1f} dB move cap and keep{'s' if len(held) == 1 else ''} the "
+                       "targets from coming down further")
+            elif any(faders[g][1] for g in movable) and anchor_helps:
+                why = "tracks capped this run keep the targets from coming down further"
+            elif kept:
+                why = (f"tracks that keep their fader ({_names([rows[g].name for g in kept])}) "
+                       "are heard, and lowering only the levelled targets would change the "
+                       "balance against them")
+            else:
+                why = "lowering the targets alone does not bring the bus down far enough"
             notes.append(f"every fader also trimmed {-trim:.1f} dB together for mix-bus "
-                         f"headroom (a track held at the {cap:.1f} dB move cap keeps the "
-                         "targets from coming down further; the balance is unchanged)")
+                         f"headroom ({why}; the balance is unchanged)")
         if math.isfinite(peak_after) and peak_after > headroom + 0.05:
             notes.append(f"mix bus peaks at {peak_after:.1f} dBFS, over the {headroom:.1f} "
                          "dBFS limit (pull the master down)")
@@ -530,6 +605,7 @@ def starter_mix(
         notes.append("mix-bus peak not checked (no stems to sum)")
 
     plan = Plan()
+    final_anchor = anchor + shift
     for track in session.tracks:
         row = rows[track.guid]
         if row.skipped:
@@ -543,20 +619,132 @@ def starter_mix(
                             f"{row.new_fader_db:+.1f} dB"),
                     figures={"label": row.label, "mix_class": row.mix_class,
                              "move_db": round(row.move_db, 2), "capped": False,
-                             "headroom_trim_db": round(trim, 2),
+                             "capped_by": None, "headroom_trim_db": round(trim, 2),
                              "fader_before_db": row.fader_db}))
             continue
-        new_fader, capped = faders[track.guid]
+        new_fader, capped_by = faders[track.guid]
         row.new_fader_db = round(new_fader, 2)
-        row.capped = capped
-        row.target_lufs = anchor + shift + trim + relative[track.guid]
+        row.capped = bool(capped_by)
+        row.capped_by = capped_by
+        row.target_lufs = target_at(track.guid, final_anchor) + trim
         row.trim_db = trim
         if abs(row.move_db) < targets.min_move_db:
             row.new_fader_db = row.fader_db
             continue
         plan.add(_volume_edit(row, cap, targets))
-    return StarterMix(plan, list(rows.values()), anchor + shift, peak_before, peak_after, shift,
-                      notes)
+    notes.extend(_cap_notes(list(rows.values()), cap))
+    return StarterMix(plan, list(rows.values()), final_anchor if own or relative else -math.inf,
+                      peak_before, peak_after, shift, notes)
+
+
+def _names(names: list[str], most: int = 4) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _cap_notes(rows: list[TrackLevel], cap: float) -> list[str]:
+    """One note per kind of limit: held at the cap (done), capped short of the target (a
+    second run goes on), stopped at the end of the fader's range (a second run cannot)."""
+    held, short, ranged = [], [], []
+    for row in rows:
+        if not row.capped:
+            continue
+        gap = row.short_of_target_db
+        if row.capped_by == "fader_range":
+            ranged.append(f"{row.name} ({abs(gap):.1f} dB short)")
+        elif abs(gap) > _SHORT_DB:
+            short.append(f"{row.name} ({abs(gap):.1f} dB short)")
+        else:
+            held.append(row.name)
+    notes = []
+    if held:
+        notes.append(f"{_names(held)} held at the {cap:.1f} dB move cap: the other targets are "
+                     "placed around it, so the balance is reached")
+    if short:
+        notes.append(f"{_names(short)} capped at {cap:.1f} dB this run: run again to go "
+                     "further")
+    if ranged:
+        notes.append(f"{_names(ranged)}: the fader stops at the end of its range "
+                     f"({VOLUME_MIN_DB:+.0f}..{VOLUME_MAX_DB:+.0f} dB); change the item or "
+                     "clip gain, a second run cannot go further")
+    return notes
+
+
+_ANCHOR_RANGE_DB = 300.0
+"""How far from the tracks' median an anchor is searched (dB): past any real level."""
+
+_CAP_TOLERANCE_DB = 1e-6
+
+_SHORT_DB = 0.05
+"""A capped track this far (dB) or more from its target did not reach it (faders are rounded
+to 0.01 dB)."""
+
+
+class _Accompaniment:
+    """What a lead is placed against, as a function of the anchor: the power sum, frame by
+    frame, of the levelled non-lead tracks (their loudness series shifted to ``anchor +
+    level_lu``) and of the tracks that keep their fader (as they play in the mix), averaged
+    over the frames that play. Only the relative gate applies: the sum is evaluated at
+    anchors far from any real level while the anchor is searched."""
+
+    def __init__(self, levelled: list[np.ndarray], kept: list[np.ndarray],
+                 gate_relative_lu: float) -> None:
+        self.empty = not levelled and not kept
+        self.follows_anchor = bool(levelled) or self.empty
+        self.gate_relative_lu = gate_relative_lu
+        self._levelled = _power(levelled)
+        self._kept = _power(kept)
+        self._levelled_at_zero: float | None = None
+
+    def lufs(self, anchor_lufs: float) -> float:
+        """Active loudness (LUFS) of the accompaniment when the anchor is ``anchor_lufs``."""
+        if self._kept is None and self._levelled is not None:
+            # a pure shift of the levelled sum: relative gating does not depend on scale
+            if self._levelled_at_zero is None:
+                self._levelled_at_zero = _active_of_power(self._levelled,
+                                                          self.gate_relative_lu)
+            return self._levelled_at_zero + anchor_lufs
+        parts = [p for p in (self._kept, None if self._levelled is None else
+                             self._levelled * 10.0 ** (anchor_lufs / 10.0)) if p is not None]
+        total = np.zeros(max(p.size for p in parts))
+        for p in parts:
+            total[: p.size] += p
+        return _active_of_power(total, self.gate_relative_lu)
+
+
+def _active_of_power(power: np.ndarray, gate_relative_lu: float) -> float:
+    with np.errstate(divide="ignore"):
+        return active_loudness(10.0 * np.log10(power), gate_relative_lu, -math.inf)
+
+
+def _power(series: list[np.ndarray]) -> np.ndarray | None:
+    """Frame-by-frame power sum (linear) of loudness series, or None for no series."""
+    if not series:
+        return None
+    length = max(s.size for s in series)
+    total = np.zeros(length)
+    for s in series:
+        total[: s.size] += 10.0 ** (np.asarray(s, dtype=np.float64) / 10.0)
+    return total
+
+
+def _solve_increasing(f: Callable[[float], float], value: float, low: float, high: float
+                      ) -> float:
+    """``x`` in ``[low, high]`` with ``f(x) = value`` for a non-decreasing ``f`` (bisection);
+    ``-inf`` when ``f`` is over ``value`` on the whole range, ``+inf`` when it is under."""
+    if f(low) >= value:
+        return -math.inf
+    if f(high) < value:
+        return math.inf
+    for _ in range(60):
+        mid = 0.5 * (low + high)
+        if f(mid) < value:
+            low = mid
+        else:
+            high = mid
+        if high - low < 1e-7:
+            break
+    return 0.5 * (low + high)
 
 
 def _volume_edit(row: TrackLevel, cap: float, targets: MixTargets) -> SetVolume:
@@ -569,8 +757,17 @@ def _volume_edit(row: TrackLevel, cap: float, targets: MixTargets) -> SetVolume:
         f"{row.mix_class}: plays at {row.loudness_before_lufs:.1f} LUFS short-term, target "
         f"{row.target_lufs:.1f} ({aim}); fader {row.fader_db:+.1f} -> {row.new_fader_db:+.1f} dB"
     )
-    if row.capped:
-        reason += f" (move capped at {cap:.1f} dB; run again to go further)"
+    short = row.short_of_target_db
+    if row.capped_by == "fader_range":
+        end = VOLUME_MAX_DB if row.new_fader_db >= VOLUME_MAX_DB else VOLUME_MIN_DB
+        reason += (f" (the fader stops at {end:+.1f} dB, the end of its range, {abs(short):.1f} "
+                   "dB short of the target: change the item or clip gain to go further)")
+    elif row.capped and abs(short) > _SHORT_DB:
+        reason += (f" (move capped at {cap:.1f} dB, {abs(short):.1f} dB short of the target; "
+                   "run again to go further)")
+    elif row.capped:
+        reason += (f" (held at the {cap:.1f} dB move cap: the other targets are placed around "
+                   "it)")
     if row.trim_db < 0:
         reason += f" (includes a {row.trim_db:.1f} dB trim of every fader for mix-bus headroom)"
     figures = {
@@ -579,6 +776,8 @@ def _volume_edit(row: TrackLevel, cap: float, targets: MixTargets) -> SetVolume:
         "loudness_after_lufs": round(row.loudness_after_lufs, 2),
         "target_lufs": round(float(row.target_lufs or 0.0), 2),
         "move_db": round(row.move_db, 2), "capped": row.capped,
+        "capped_by": row.capped_by or None,
+        "short_of_target_db": round(short, 2) if row.capped else 0.0,
         "headroom_trim_db": round(row.trim_db, 2),
         "fader_before_db": row.fader_db,
     }

@@ -66,11 +66,14 @@ def command(source: str, reference: str, amount: float, smoothing: float, max_ba
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     what = "the drum part of " if drums else ""
+    used = result.amount_used if result.amount_used is not None else amount
+    amount_text = f"amount {amount:.2f}" if abs(used - amount) < 1e-9 else \
+        f"amount {amount:.2f}, scaled to {used:.2f}: references too dissimilar"
     plan = Plan()
     for i, band in enumerate(result.bands):
         plan.add(SetEqBand(
             track=guid or "file", track_name=name or Path(source).name,
-            reason=f"match {what}{Path(reference).name} (amount {amount:.2f}): "
+            reason=f"match {what}{Path(reference).name} ({amount_text}): "
                    f"1/3-octave distance {result.distance_before_db:.1f} -> "
                    f"{result.distance_after_db:.1f} dB",
             figures={"reference": str(reference)}, band=i, band_type=band.band_type,
@@ -85,6 +88,11 @@ def command(source: str, reference: str, amount: float, smoothing: float, max_ba
     click.echo(plan.describe())
     click.echo(f"1/3-octave LTAS distance: {result.distance_before_db:.2f} dB before, "
                f"{result.distance_after_db:.2f} dB after")
+    if result.content_distance_before_db is not None and \
+            result.content_distance_after_db is not None and \
+            abs(result.content_distance_before_db - result.distance_before_db) > 0.005:
+        click.echo(f"  where the source has content: {result.content_distance_before_db:.2f} dB "
+                   f"before, {result.content_distance_after_db:.2f} dB after")
     comp = result.comparison
     if comp is not None:
         if comp.loudness_difference_lu is not None:

@@ -270,6 +270,18 @@ class ProposalMemory:
                 self._db.execute(f"DELETE FROM {table} WHERE project=?", (str(project),))
 
 
+def _labeller_version() -> str:
+    """Which shipped labeller model answers: remembered labels of another one are not reused."""
+    from bridge.assist.labeller import ModelError
+    from bridge.assist.labeller.model import load_model
+
+    try:
+        info = load_model().info
+    except ModelError:
+        return ""
+    return "/".join(info.get(k, "") for k in ("trained", "variant", "features_version"))
+
+
 # -- fingerprints --------------------------------------------------------------------------
 def source_identity(path: Path | None) -> tuple[int, int, int, int] | None:
     """``(size, mtime_ns, ctime_ns, inode)`` of a file, None when it cannot be read.
@@ -728,6 +740,8 @@ class LabelJob:
         cached: dict[str, tuple[str, str]] = {}
         conf_key = "" if self.min_confidence is None else f"{self.min_confidence:.6g}"
         if by_labels:
+            # a remembered label holds only for the model that gave it (an upgrade retrains)
+            conf_key += f"|{_labeller_version()}"
             from bridge.assist.label import wants_rename
 
             def wants(track: Track) -> bool:

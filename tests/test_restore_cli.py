@@ -15,6 +15,7 @@ from bridge.cli import main
 from bridge.plan import AddTake
 from bridge.restore.corrupt import add_hum, add_noise, si_sdr_db
 from bridge.session.model import Item, Session, Source, Track
+from tests._material import melody
 from tests._support import require_path
 
 SPEECH = "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0880.wav"
@@ -128,22 +129,12 @@ def test_cleanup_plans_new_takes(tmp_path):
     assert again.plan.edits[0].file != edit.file
 
 
-def _melody(seconds: int, rate: int) -> np.ndarray:
-    """Smoothly enveloped half-second notes with a faint noise floor: nothing to repair."""
-    rng = np.random.default_rng(1)
-    t = np.arange(seconds * rate) / rate
-    pitch = np.repeat(rng.choice([220, 247, 262, 294, 330, 349, 392], seconds * 2), rate // 2)
-    swell = np.tile(np.sin(np.pi * np.arange(rate // 2) / (rate // 2)) ** 2, seconds * 2)
-    return (0.3 * swell[: len(t)] * np.sin(2 * np.pi * np.cumsum(pitch[: len(t)]) / rate)
-            + 1e-4 * rng.standard_normal(len(t)))
-
-
 def test_auto_looks_past_the_first_minute_of_a_long_file(tmp_path):
     from bridge.restore.corrupt import add_clicks
     from bridge.restore.stream import diagnose_file
 
     rate = 8000
-    clean = _melody(130, rate)
+    clean = melody(130, rate)
     crackly = clean.copy()
     crackly[90 * rate:], _ = add_clicks(clean[90 * rate:], rate, count=60, seed=3)
     sf.write(str(tmp_path / "clean.wav"), clean, rate, subtype="FLOAT")

@@ -3,7 +3,6 @@ notes that sit on hum harmonics, and the robust hum model on its own."""
 
 from __future__ import annotations
 
-import glob
 import subprocess
 from pathlib import Path
 
@@ -15,10 +14,10 @@ from hypothesis import strategies as st
 
 from bridge.restore.corrupt import add_hum, si_sdr_db
 from bridge.restore.dehum import _hum_model, dehum, detect_hum
+from tests._material import alsa_announcements
 from tests._support import require_path, require_program
 
 SAMPLES = Path("/usr/share/sonic-pi/samples")
-ALSA = Path("/usr/share/sounds/alsa")
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 
 
@@ -35,16 +34,7 @@ def _hum_with_level_change(x: np.ndarray, rate: int, freq: float, change_db: flo
 
 @pytest.fixture(scope="module")
 def announcements() -> tuple[np.ndarray, int]:
-    """The alsa-utils channel announcements joined with short gaps (48 kHz mono speech)."""
-    require_path(ALSA)
-    files = sorted(glob.glob(str(ALSA / "*.wav")))
-    if not files:
-        require_path(ALSA / "Front_Center.wav")
-    parts = []
-    for f in files:
-        x, rate = sf.read(f)
-        parts += [x, np.zeros(int(0.3 * rate))]
-    return np.concatenate(parts), rate
+    return alsa_announcements()
 
 
 @pytest.mark.parametrize("freq, change_db", [(60.0, -6.0), (50.0, 6.0)])

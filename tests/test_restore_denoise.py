@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import warnings
 
 import numpy as np
@@ -20,9 +19,9 @@ from bridge.restore.denoise import (
     denoise,
     learn_noise_profile,
 )
-from tests._support import missing, require_path
+from tests._material import alsa_announcements
+from tests._support import require_path
 
-ALSA = "/usr/share/sounds/alsa"
 FIFTHS = "/usr/share/sonic-pi/samples/guit_e_fifths.flac"
 SLIDE = "/usr/share/sonic-pi/samples/guit_e_slide.flac"
 LOOP = "/usr/share/sonic-pi/samples/loop_compus.flac"
@@ -30,13 +29,7 @@ LOOP = "/usr/share/sonic-pi/samples/loop_compus.flac"
 
 @pytest.fixture(scope="module")
 def announcer() -> tuple[np.ndarray, int]:
-    """alsa-utils' channel announcements joined (one speaker, 48 kHz mono, about 12 s)."""
-    require_path(ALSA)
-    files = [f for f in sorted(glob.glob(f"{ALSA}/*.wav")) if "Noise" not in f]
-    if not files:
-        missing(f"speech files in {ALSA}")
-    parts = [sf.read(f) for f in files]
-    return np.concatenate([x for x, _ in parts]), parts[0][1]
+    return alsa_announcements(gap_s=0.0, with_noise=False)
 
 
 def _level_db(x: np.ndarray) -> float:

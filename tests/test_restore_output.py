@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 import bridge.restore.stream as stream
 from bridge.cli import main
 from bridge.restore.corrupt import add_breaths, add_noise, clip
+from tests._material import melody
 from tests._support import require_path
 
 LIBRIVOX = "/usr/share/pocketsphinx/test/data/librivox"
@@ -32,16 +33,6 @@ FULL_SCALE_24 = 1.0 - 2.0**-23  # the largest positive 24-bit sample, read back 
 def _speech() -> tuple[np.ndarray, int]:
     x, rate = sf.read(str(require_path(SPEECH)))
     return x, rate
-
-
-def _melody(seconds: int, rate: int) -> np.ndarray:
-    """Enveloped notes over a faint floor: nothing for ``auto`` to repair."""
-    rng = np.random.default_rng(1)
-    t = np.arange(seconds * rate) / rate
-    pitch = np.repeat(rng.choice([220, 247, 262, 294, 330, 349, 392], seconds * 2), rate // 2)
-    swell = np.tile(np.sin(np.pi * np.arange(rate // 2) / (rate // 2)) ** 2, seconds * 2)
-    return (0.3 * swell[: len(t)] * np.sin(2 * np.pi * np.cumsum(pitch[: len(t)]) / rate)
-            + 1e-4 * rng.standard_normal(len(t)))
 
 
 def _at_rails(y: np.ndarray) -> int:
@@ -82,7 +73,7 @@ def test_declipped_flac_is_lowered_as_a_whole_not_clipped(tmp_path):
 
 def test_hot_float_mix_into_flac_keeps_its_shape(tmp_path):
     rate = 8000
-    x = _melody(12, rate)
+    x = melody(12, rate)
     x *= 10 ** (6.6 / 20) / np.max(np.abs(x))  # a float mix peaking at +6.6 dBFS
     src = tmp_path / "hot.wav"
     sf.write(str(src), x, rate, subtype="FLOAT")
@@ -100,7 +91,7 @@ def test_hot_float_mix_into_flac_keeps_its_shape(tmp_path):
 
 def test_float_wav_keeps_peaks_over_full_scale(tmp_path):
     rate = 8000
-    x = 4.0 * _melody(4, rate)  # peaks at +1.6 dBFS
+    x = 4.0 * melody(4, rate)  # peaks at +1.6 dBFS
     src = tmp_path / "hot.wav"
     sf.write(str(src), x, rate, subtype="FLOAT")
     x, _ = sf.read(str(src))
@@ -130,7 +121,7 @@ if "MP3" in sf.available_formats():
 def test_the_container_follows_the_out_name(tmp_path, ext, fmt, subtype):
     rate = 16000
     src = tmp_path / "take.wav"
-    sf.write(str(src), _melody(2, rate), rate, subtype="PCM_24")
+    sf.write(str(src), melody(2, rate), rate, subtype="PCM_24")
     out = tmp_path / f"take.fixed{ext}"
     result = _run("declick", str(src), "--out", str(out))
     assert result.exit_code == 0, result.output
@@ -140,7 +131,7 @@ def test_the_container_follows_the_out_name(tmp_path, ext, fmt, subtype):
     y, _ = sf.read(str(out))
     # Lossy codecs pad and delay a little; the length is close and the level the same.
     assert abs(len(y) - 2 * rate) < 0.2 * rate
-    assert 20 * np.log10(np.std(y) / np.std(_melody(2, rate))) == pytest.approx(0.0, abs=0.5)
+    assert 20 * np.log10(np.std(y) / np.std(melody(2, rate))) == pytest.approx(0.0, abs=0.5)
 
 
 @pytest.mark.parametrize(
@@ -156,7 +147,7 @@ def test_the_container_follows_the_out_name(tmp_path, ext, fmt, subtype):
 )
 def test_never_fewer_bits_than_the_source(tmp_path, source_subtype, ext, expected):
     rate = 8000
-    x = 0.5 * _melody(1, rate)
+    x = 0.5 * melody(1, rate)
     src = tmp_path / "take.wav"
     sf.write(str(src), x, rate, subtype=source_subtype)
     x, _ = sf.read(str(src))
@@ -170,7 +161,7 @@ def test_never_fewer_bits_than_the_source(tmp_path, source_subtype, ext, expecte
 def test_a_24_bit_flac_source_into_aiff_keeps_its_bits(tmp_path):
     rate = 16000
     src = tmp_path / "take.flac"
-    sf.write(str(src), 0.5 * _melody(1, rate), rate, subtype="PCM_24")
+    sf.write(str(src), 0.5 * melody(1, rate), rate, subtype="PCM_24")
     x, _ = sf.read(str(src))
     stream.process_file(src, tmp_path / "out.aiff", "declick")
     info = sf.info(str(tmp_path / "out.aiff"))
@@ -183,7 +174,7 @@ def test_a_24_bit_flac_source_into_aiff_keeps_its_bits(tmp_path):
 def test_an_unwritable_out_name_is_refused_before_any_work(tmp_path, monkeypatch, name):
     rate = 8000
     src = tmp_path / "take.wav"
-    sf.write(str(src), _melody(1, rate), rate, subtype="PCM_24")
+    sf.write(str(src), melody(1, rate), rate, subtype="PCM_24")
 
     def no_work(*_args, **_kwargs):
         raise AssertionError("processing started")
@@ -203,7 +194,7 @@ def test_a_format_that_cannot_take_the_stream_is_named(tmp_path):
         pytest.skip("this libsndfile writes no MP3")
     rate = 96000  # MPEG audio stops at 48 kHz
     src = tmp_path / "take.wav"
-    sf.write(str(src), _melody(1, rate), rate, subtype="PCM_24")
+    sf.write(str(src), melody(1, rate), rate, subtype="PCM_24")
     out = tmp_path / "take.mp3"
     result = _run("declick", str(src), "--out", str(out))
     assert result.exit_code == 2
@@ -257,7 +248,7 @@ def test_merged_breath_report_lists_every_chunk_in_file_seconds(tmp_path, monkey
 def test_merged_report_of_a_process_that_found_nothing_anywhere(tmp_path, monkeypatch):
     rate = 8000
     src = tmp_path / "tune.wav"
-    sf.write(str(src), _melody(12, rate), rate, subtype="FLOAT")
+    sf.write(str(src), melody(12, rate), rate, subtype="FLOAT")
     monkeypatch.setattr(stream, "CHUNK_S", 4.0)
     reports, _ = stream.process_file(src, tmp_path / "out.wav", "debreath")
     assert not reports[0].applied and reports[0].found == "no breaths found"
@@ -298,7 +289,7 @@ def test_sigterm_leaves_no_partial_file(tmp_path):
 def test_existing_out_names_overwrite_and_json_errors(tmp_path):
     rate = 8000
     src = tmp_path / "take.wav"
-    sf.write(str(src), _melody(1, rate), rate)
+    sf.write(str(src), melody(1, rate), rate)
     out = tmp_path / "taken.wav"
     out.write_bytes(b"keep me")
     result = _run("declick", str(src), "--out", str(out))

@@ -26,24 +26,16 @@ from bridge.restore.dehum import (
     detect_hum,
 )
 from bridge.restore.diagnose import hum_holds
+from tests._material import ALSA_SOUNDS, alsa_announcements
 from tests._support import require_path, require_program
 
-ALSA = Path("/usr/share/sounds/alsa")
+ALSA = ALSA_SOUNDS
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 
 
 @pytest.fixture(scope="module")
 def speech() -> tuple[np.ndarray, int]:
-    """The alsa-utils channel announcements joined with short gaps (48 kHz mono speech)."""
-    require_path(ALSA)
-    files = [f for f in sorted(glob.glob(str(ALSA / "*.wav"))) if "Noise" not in f]
-    if not files:
-        require_path(ALSA / "Front_Center.wav")
-    parts = []
-    for f in files:
-        x, rate = sf.read(f)
-        parts += [x, np.zeros(int(0.3 * rate))]
-    return np.concatenate(parts), rate
+    return alsa_announcements(with_noise=False)
 
 
 def _render(tmp_path: Path, note: int, seconds: float, rate: int, bend: int = 8192,

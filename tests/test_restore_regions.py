@@ -4,8 +4,6 @@ equations as the stretch-by-stretch one."""
 
 from __future__ import annotations
 
-import glob
-
 import numpy as np
 import pytest
 import soundfile as sf
@@ -25,21 +23,14 @@ from bridge.restore.dehum import (
     detect_hum,
 )
 from bridge.restore.diagnose import diagnose
+from tests._material import alsa_announcements
 from tests._support import require_path
 
-ALSA = "/usr/share/sounds/alsa"
 SONIC_PI = "/usr/share/sonic-pi/samples"
 
 
 def _announcements() -> tuple[np.ndarray, int]:
-    """The alsa-utils channel announcements joined with short gaps (48 kHz mono, 15 s)."""
-    require_path(ALSA)
-    parts = []
-    for f in sorted(glob.glob(f"{ALSA}/*.wav")):
-        x, rate = sf.read(f)
-        parts += [x, np.zeros(int(0.3 * rate))]
-    assert parts, f"no announcements in {ALSA}"
-    return np.concatenate(parts), rate
+    return alsa_announcements()
 
 
 def _looped(name: str, seconds: float = 24.0) -> tuple[np.ndarray, int]:
